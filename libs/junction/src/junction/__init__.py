@@ -1,0 +1,1 @@
+"""Junction's shared library: what every service is built from."""

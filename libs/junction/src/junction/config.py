@@ -1,0 +1,51 @@
+"""Settings shared by every service; each service subclasses `ServiceSettings`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration common to every Junction service, read from `JUNCTION_*` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="JUNCTION_", extra="ignore")
+
+    service_name: str = "junction"
+    service_version: str = "0.1.0"
+    environment: str = "local"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_connect_timeout_seconds: float = 2.0
+    js_replicas: int = Field(default=1, ge=1, le=5)
+    js_duplicate_window_seconds: float = 120.0
+    streams_wait_seconds: float = 30.0
+
+    # Sync calls: a timeout on every call, a cap on every retry, a breaker per downstream.
+    http_timeout_seconds: float = Field(default=2.0, gt=0)
+    http_retry_attempts: int = Field(default=3, ge=1, le=10)
+    http_pool_size: int = Field(default=64, ge=1)
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=5.0, gt=0)
+
+    # Consumers: explicit ack policy, bounded deliveries.
+    consumer_max_deliver: int = Field(default=8, ge=2)
+    consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
+    consumer_workers: int = Field(default=16, ge=1)
+    consumer_backoff_seconds: float = Field(default=0.5, gt=0)
+
+    # The outbox relay publishes inline; the sweep recovers what a crash left behind.
+    outbox_sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    cas_attempts: int = Field(default=50, ge=1)
+
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    telemetry_enabled: bool = False
+    log_level: str = "INFO"
+    log_json: bool = True

@@ -1,0 +1,245 @@
+"""JetStream messaging: stream declaration, the one publisher path, subscribers with an
+explicit ack policy, and the dead-letter stream."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Annotated, Any
+
+from faststream import Context
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsMessage as StreamMessage
+from nats.js import api
+from nats.js.errors import BadRequestError, NotFoundError
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from pydantic import ValidationError
+
+from junction.errors import Defer, PoisonMessage
+from junction.events import (
+    DEAD_LETTERS,
+    STREAM_OF_SOURCE,
+    SUPPORTED_VERSIONS,
+    Event,
+    StreamSpec,
+    dead_letter_subject,
+    subject_for,
+)
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+    from nats.js import JetStreamContext
+
+    from junction.config import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+EventHandler = Callable[[Event], Awaitable[None]]
+Message = Annotated[StreamMessage, Context("message")]
+
+DLQ_REASON = "Junction-Dlq-Reason"
+DLQ_SUBJECT = "Junction-Dlq-Subject"
+DLQ_CONSUMER = "Junction-Dlq-Consumer"
+DLQ_DELIVERIES = "Junction-Dlq-Deliveries"
+
+
+def stream_config(spec: StreamSpec, *, replicas: int, duplicate_window: float) -> api.StreamConfig:
+    """The configuration a stream is declared with: file storage, replicas from settings."""
+    return api.StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        storage=api.StorageType.FILE,
+        retention=api.RetentionPolicy.LIMITS,
+        num_replicas=replicas,
+        duplicate_window=duplicate_window,
+        max_age=7 * 24 * 3600,
+    )
+
+
+async def declare_streams(
+    js: JetStreamContext, specs: Iterable[StreamSpec], *, replicas: int, duplicate_window: float
+) -> None:
+    """Create or update the streams this service owns (idempotent)."""
+    for spec in specs:
+        config = stream_config(spec, replicas=replicas, duplicate_window=duplicate_window)
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            # Exists with another configuration: bring it to ours.
+            await js.update_stream(config)
+
+
+async def stream_exists(js: JetStreamContext, name: str) -> bool:
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        return False
+    return True
+
+
+class JetStreamPublisher:
+    """The one publisher path: every event leaves through here, deduplicated by its id."""
+
+    def __init__(self, broker: NatsBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, event: Event) -> None:
+        # Publish inside the trace of the request that caused the event (the outbox kept it).
+        token = otel_context.attach(propagate.extract(event.trace)) if event.trace else None
+        try:
+            await self._broker.publish(
+                event.model_dump_json().encode(),
+                event.subject,
+                headers={"Nats-Msg-Id": event.id, "content-type": "application/json"},
+                correlation_id=event.order_id,
+                stream=STREAM_OF_SOURCE[event.source].name,
+            )
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+
+
+class DeadLetters:
+    """Moves messages that cannot be processed into the DLQ stream, with the reason."""
+
+    def __init__(self, broker: NatsBroker) -> None:
+        self._broker = broker
+
+    async def send(self, raw: Msg, *, consumer: str, reason: str) -> None:
+        meta = raw.metadata
+        headers = {k: v for k, v in (raw.headers or {}).items() if not k.startswith("Nats-")}
+        headers.update(
+            {
+                DLQ_REASON: reason[:500],
+                DLQ_SUBJECT: raw.subject,
+                DLQ_CONSUMER: consumer,
+                DLQ_DELIVERIES: str(meta.num_delivered),
+                "Nats-Msg-Id": f"dlq.{meta.stream}.{meta.sequence.stream}.{consumer}",
+            }
+        )
+        await self._broker.publish(
+            raw.data, dead_letter_subject(raw.subject), headers=headers, stream=DEAD_LETTERS.name
+        )
+        logger.warning(
+            "message dead-lettered",
+            extra={"subject": raw.subject, "consumer": consumer, "reason": reason},
+        )
+
+
+def parse_event(data: bytes, expected_type: str) -> Event:
+    """Parse and check an event envelope; PoisonMessage when it can never be processed."""
+    try:
+        event = Event.model_validate_json(data)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors())
+        raise PoisonMessage(f"malformed event: invalid {fields}") from exc
+    if event.version not in SUPPORTED_VERSIONS:
+        raise PoisonMessage(f"unsupported event version {event.version} of {event.type}")
+    if event.type != expected_type:
+        raise PoisonMessage(f"expected a {expected_type} event, got {event.type}")
+    return event
+
+
+class EventConsumer:
+    """Runs one handler for one event type, with the ack policy DESIGN.md asks for:
+    success -> ack; transient error -> nak with backoff; poison or too many deliveries ->
+    dead-letter and terminate."""
+
+    def __init__(
+        self,
+        *,
+        event_type: str,
+        durable: str,
+        handler: EventHandler,
+        dead_letters: DeadLetters,
+        max_deliver: int,
+        backoff_seconds: float,
+    ) -> None:
+        self.event_type = event_type
+        self.durable = durable
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._max_deliver = max_deliver
+        self._backoff = backoff_seconds
+
+    async def __call__(self, raw: Msg) -> None:
+        deliveries = raw.metadata.num_delivered
+        try:
+            event = parse_event(raw.data, self.event_type)
+            span = trace.get_current_span()
+            span.set_attribute("order.id", event.order_id)
+            span.set_attribute("messaging.message.id", event.id)
+            await self._handler(event)
+        except Defer as exc:
+            await raw.nak(delay=max(exc.delay, 0.01))
+            return
+        except PoisonMessage as exc:
+            await self._dead_letters.send(raw, consumer=self.durable, reason=str(exc))
+            await raw.term()
+            return
+        except Exception as exc:
+            if deliveries >= self._max_deliver:
+                reason = f"gave up after {deliveries} deliveries: {exc!r}"
+                await self._dead_letters.send(raw, consumer=self.durable, reason=reason)
+                await raw.term()
+                return
+            delay = min(self._backoff * 2 ** (deliveries - 1), 30.0) * random.uniform(0.5, 1.0)
+            logger.warning(
+                "event handling failed; will be redelivered",
+                extra={"event_type": self.event_type, "deliveries": deliveries,
+                       "delay_s": round(delay, 3), "error": repr(exc)},
+            )
+            await raw.nak(delay=delay)
+            return
+        await raw.ack()
+
+
+def subscribe(
+    broker: NatsBroker,
+    settings: ServiceSettings,
+    *,
+    source: str,
+    event_type: str,
+    handler: EventHandler,
+    dead_letters: DeadLetters,
+) -> EventConsumer:
+    """Register a durable pull consumer for `event_type` events published by `source`."""
+    stream = STREAM_OF_SOURCE[source]
+    durable = f"{settings.service_name}-{event_type}"
+    consumer = EventConsumer(
+        event_type=event_type,
+        durable=durable,
+        handler=handler,
+        dead_letters=dead_letters,
+        max_deliver=settings.consumer_max_deliver,
+        backoff_seconds=settings.consumer_backoff_seconds,
+    )
+
+    async def consume(message: Message) -> None:
+        await consumer(message.raw_message)
+
+    broker.subscriber(
+        subject_for(source, event_type),
+        stream=JStream(stream.name, declare=False),
+        durable=durable,
+        config=api.ConsumerConfig(
+            durable_name=durable,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=settings.consumer_ack_wait_seconds,
+            max_deliver=settings.consumer_max_deliver,
+            max_ack_pending=max(settings.consumer_workers * 4, 64),
+        ),
+        pull_sub=PullSub(batch_size=settings.consumer_workers, timeout=1.0),
+        max_workers=settings.consumer_workers,
+        ack_policy=AckPolicy.MANUAL,
+        title=durable,
+    )(consume)
+    return consumer
+
+
+def dead_letter_headers(headers: dict[str, Any] | None) -> dict[str, str]:
+    """The Junction-Dlq-* headers of a dead-lettered message."""
+    return {k: str(v) for k, v in (headers or {}).items() if k.startswith("Junction-Dlq-")}

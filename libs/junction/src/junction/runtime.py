@@ -1,0 +1,273 @@
+"""One way to start a service: NATS connection, streams, buckets, subscribers, HTTP app,
+health, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from faststream.nats import NatsBroker
+from faststream.nats.security import NatsUserPassword
+from nats.js import api
+from nats.js.errors import BucketNotFoundError
+from nats.js.kv import KeyValue
+from purgatory import AsyncCircuitBreakerFactory
+from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
+
+from junction.config import ServiceSettings
+from junction.events import DEAD_LETTERS, StreamSpec
+from junction.http import ClientPolicy, ServiceClient
+from junction.logs import setup_logging
+from junction.messaging import (
+    DeadLetters,
+    EventHandler,
+    JetStreamPublisher,
+    declare_streams,
+    stream_exists,
+    subscribe,
+)
+from junction.outbox import OutboxRelay
+from junction.telemetry import setup_telemetry
+from junction.web import install_http_basics
+
+logger = logging.getLogger(__name__)
+
+Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+class ServiceRuntime:
+    """Everything a Junction service process shares, built from its settings."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        owns: Iterable[StreamSpec] = (),
+        consumes: Iterable[StreamSpec] = (),
+    ) -> None:
+        self.settings = settings
+        self.owns = list(owns)
+        self.consumes = list(consumes)
+        setup_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
+        self.tracer_provider = setup_telemetry(settings)
+        middlewares: list[Any] = []
+        if self.tracer_provider is not None:
+            from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+
+            middlewares.append(NatsTelemetryMiddleware(tracer_provider=self.tracer_provider))
+        self.broker = NatsBroker(
+            settings.nats_url,
+            security=(
+                NatsUserPassword(username=settings.nats_user, password=settings.nats_password)
+                if settings.nats_user and settings.nats_password
+                else None
+            ),
+            name=settings.service_name,
+            connect_timeout=int(max(1, settings.nats_connect_timeout_seconds)),
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            graceful_timeout=settings.shutdown_grace_seconds,
+            middlewares=middlewares,
+            # FastStream logs every message at this level; keep it out of INFO logs.
+            log_level=logging.DEBUG,
+        )
+        self.publisher = JetStreamPublisher(self.broker)
+        self.dead_letters = DeadLetters(self.broker)
+        self.breakers = AsyncCircuitBreakerFactory(
+            default_threshold=settings.breaker_threshold, default_ttl=settings.breaker_reset_seconds
+        )
+        self.ready = False
+        self.shutting_down = False
+        self._startup_hooks: list[Hook] = []
+        self._shutdown_hooks: list[Hook] = []
+        self._relays: list[OutboxRelay] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- composition ---------------------------------------------------------------------
+
+    def on_startup(self, hook: Hook) -> Hook:
+        self._startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        self._shutdown_hooks.append(hook)
+        return hook
+
+    def subscribe(self, source: str, event_type: str, handler: EventHandler) -> None:
+        """Consume `event_type` events from `source`'s stream with `handler`."""
+        subscribe(
+            self.broker,
+            self.settings,
+            source=source,
+            event_type=event_type,
+            handler=handler,
+            dead_letters=self.dead_letters,
+        )
+
+    async def bucket(self, name: str) -> KeyValue:
+        """Open this service's KV bucket, creating it (file storage, replicas) if needed."""
+        js = self.broker.config.connection_state.stream
+        try:
+            return await js.key_value(name)
+        except BucketNotFoundError:
+            return await js.create_key_value(
+                api.KeyValueConfig(
+                    bucket=name,
+                    history=1,
+                    storage=api.StorageType.FILE,
+                    replicas=self.settings.js_replicas,
+                )
+            )
+
+    def relay(self, kv: KeyValue) -> OutboxRelay:
+        """The outbox relay for one bucket (started and drained with the service)."""
+        relay = OutboxRelay(kv, self.publisher, cas_attempts=self.settings.cas_attempts)
+        self._relays.append(relay)
+        return relay
+
+    def client(self, name: str, base_url: str) -> ServiceClient:
+        """The client for one downstream service (one shared connection pool)."""
+        policy = ClientPolicy(
+            timeout_seconds=self.settings.http_timeout_seconds,
+            retry_attempts=self.settings.http_retry_attempts,
+            breaker_threshold=self.settings.breaker_threshold,
+            breaker_reset_seconds=self.settings.breaker_reset_seconds,
+        )
+        return ServiceClient(name, base_url, self.session, policy, self.breakers)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            trace_configs = []
+            if self.tracer_provider is not None:
+                from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+
+                trace_configs.append(create_trace_config(tracer_provider=self.tracer_provider))
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.settings.http_pool_size),
+                trace_configs=trace_configs,
+            )
+        return self._session
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        """Run a background loop for the life of the service."""
+
+        async def run() -> None:
+            await coro
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        started = time.monotonic()
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(s.streams_wait_seconds),
+            wait=wait_exponential(multiplier=0.1, max=2),
+            reraise=True,
+        ):
+            with attempt:
+                await self.broker.connect()
+        js = self.broker.config.connection_state.stream
+        await declare_streams(
+            js, [*self.owns, DEAD_LETTERS], replicas=s.js_replicas,
+            duplicate_window=s.js_duplicate_window_seconds,
+        )
+        await self._wait_for_streams([c.name for c in self.consumes])
+        for hook in self._startup_hooks:
+            await hook(self)
+        await self.broker.start()
+        for relay in self._relays:
+            relay.start_sweeper(s.outbox_sweep_interval_seconds)
+        self.ready = True
+        logger.info("ready", extra={"port": s.port, "startup_s": round(time.monotonic() - started, 3)})
+
+    async def _wait_for_streams(self, names: list[str]) -> None:
+        js = self.broker.config.connection_state.stream
+        deadline = time.monotonic() + self.settings.streams_wait_seconds
+        for name in names:
+            while not await stream_exists(js, name):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"stream {name} was not declared by its owner in time")
+                logger.info("waiting for stream", extra={"stream": name})
+                await asyncio.sleep(0.25)
+
+    async def stop(self) -> None:
+        """Readiness off, finish in-flight messages, flush the outbox, drain NATS."""
+        self.ready = False
+        self.shutting_down = True
+        grace = self.settings.shutdown_grace_seconds
+        for sub in self.broker.subscribers:
+            await sub.stop()
+        for relay in self._relays:
+            await relay.close(timeout=grace / 2)
+        for task in list(self._background):
+            task.cancel()
+        for hook in self._shutdown_hooks:
+            await hook(self)
+        if self._session is not None:
+            await self._session.close()
+        await self.broker.stop()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
+        logger.info("stopped")
+
+    def is_ready(self) -> bool:
+        if not self.ready:
+            return False
+        state = self.broker.config.connection_state
+        return bool(state) and bool(state.connection.is_connected)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def http_app(self, *routers: APIRouter, title: str | None = None) -> FastAPI:
+        """The service's FastAPI app: its routers, health, error handling, telemetry."""
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = FastAPI(
+            title=title or f"junction {self.settings.service_name}",
+            version=self.settings.service_version,
+            lifespan=lifespan,
+        )
+        app.state.runtime = self
+        install_http_basics(app, self)
+        for router in routers:
+            app.include_router(router)
+        if self.tracer_provider is not None:
+            from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+            FastAPIInstrumentor.instrument_app(
+                app, tracer_provider=self.tracer_provider, excluded_urls="healthz,readyz"
+            )
+        return app
+
+    def serve(self, app: FastAPI) -> None:
+        """Run the app under uvicorn until SIGTERM/SIGINT, then shut down gracefully."""
+        config = uvicorn.Config(
+            app,
+            host=self.settings.host,
+            port=self.settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
+            lifespan="on",
+        )
+        uvicorn.Server(config).run()

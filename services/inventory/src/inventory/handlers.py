@@ -1,0 +1,250 @@
+"""Inventory's use cases: functions whose dependencies are parameters."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from inventory.domain import Reservation, ReservationStatus, StockItem
+from junction.errors import Defer
+from junction.events import Event, now
+from junction.store import AggregateStore
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "inventory"
+
+Stock = AggregateStore[StockItem]
+Reservations = AggregateStore[Reservation]
+
+
+class UnknownSkus(Exception):
+    def __init__(self, skus: list[str]) -> None:
+        super().__init__(f"unknown SKUs: {', '.join(skus)}")
+        self.skus = skus
+
+
+class ProductConflict(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class NewProduct:
+    sku: str
+    name: str
+    price_cents: int
+    stock: int
+
+
+async def add_product(stock: Stock, product: NewProduct) -> tuple[StockItem, bool]:
+    """Create a product; (item, created). Repeating the same creation is not an error."""
+    item = StockItem(sku=product.sku, name=product.name, price_cents=product.price_cents,
+                     initial=product.stock, on_hand=product.stock)
+    if await stock.put_new(product.sku, item):
+        return item, True
+    existing = await stock.get(product.sku)
+    assert existing is not None
+    found = existing.value
+    if (found.name, found.price_cents, found.initial) != (item.name, item.price_cents, item.initial):
+        raise ProductConflict(f"product {product.sku} already exists with other values")
+    return found, False
+
+
+async def restock(stock: Stock, sku: str, quantity: int) -> StockItem:
+    def change(item: StockItem | None) -> StockItem:
+        if item is None:
+            raise UnknownSkus([sku])
+        item.restock(quantity)
+        return item
+
+    updated = await stock.mutate(sku, change)
+    assert updated is not None
+    return updated
+
+
+async def reserve_stock(
+    stock: Stock,
+    reservations: Reservations,
+    *,
+    order_id: str,
+    lines: dict[str, int],
+    hold_seconds: float,
+) -> Reservation:
+    """Hold stock for every line, all or nothing. Repeating it returns the first outcome."""
+    existing = await reservations.get(order_id)
+    if existing is not None:
+        return existing.value
+    items = {sku: await stock.get(sku) for sku in lines}
+    unknown = sorted(sku for sku, found in items.items() if found is None)
+    if unknown:
+        raise UnknownSkus(unknown)
+    prices = {sku: found.value.price_cents for sku, found in items.items() if found is not None}
+    reservation = Reservation(
+        order_id=order_id, lines=lines, prices=prices,
+        expires_at=now() + timedelta(seconds=hold_seconds),
+    )
+    # The expiry timer is queued with the claim itself, so a crash while holds are being
+    # placed still ends in their release.
+    reservation.record(Event(type="ReservationOpened", source=SOURCE, order_id=order_id,
+                             data={"expires_at": reservation.expires_at.isoformat()}))
+    if not await reservations.put_new(order_id, reservation):
+        current = await reservations.get(order_id)
+        assert current is not None
+        return current.value
+
+    held: list[str] = []
+    short: list[str] = []
+    for sku in sorted(lines):  # a fixed order keeps concurrent reservations fair
+        outcome = await _hold(stock, sku, order_id, lines[sku])
+        (held if outcome else short).append(sku)
+    if short:
+        for sku in held:
+            await _release_hold(stock, sku, order_id)
+
+    def settle(current: Reservation | None) -> Reservation | None:
+        if current is None or current.status is not ReservationStatus.PENDING:
+            return None
+        if short:
+            current.status = ReservationStatus.REJECTED
+            current.short_skus = short
+        else:
+            current.status = ReservationStatus.HELD
+        return current
+
+    settled = await reservations.mutate(order_id, settle)
+    if settled is None:  # the expiry won a race against a very slow reservation
+        final = await reservations.get(order_id)
+        assert final is not None
+        return final.value
+    return settled
+
+
+async def _hold(stock: Stock, sku: str, order_id: str, quantity: int) -> bool:
+    granted = False
+
+    def change(item: StockItem | None) -> StockItem | None:
+        nonlocal granted
+        if item is None or not item.can_hold(order_id, quantity):
+            granted = False
+            return None
+        granted = True
+        if order_id in item.holds:
+            return None
+        item.hold(order_id, quantity)
+        return item
+
+    await stock.mutate(sku, change)
+    return granted
+
+
+async def _release_hold(stock: Stock, sku: str, order_id: str) -> None:
+    def change(item: StockItem | None) -> StockItem | None:
+        if item is None or item.release(order_id) == 0:
+            return None
+        return item
+
+    await stock.mutate(sku, change)
+
+
+async def _commit_hold(stock: Stock, sku: str, order_id: str) -> None:
+    def change(item: StockItem | None) -> StockItem | None:
+        if item is None or item.commit(order_id) == 0:
+            return None
+        return item
+
+    await stock.mutate(sku, change)
+
+
+async def _claim(
+    reservations: Reservations,
+    order_id: str,
+    *,
+    from_: set[ReservationStatus],
+    to: ReservationStatus,
+    reason: str | None = None,
+) -> Reservation | None:
+    """Move a reservation into a working state; None when it is not ours to move."""
+    claimed: Reservation | None = None
+
+    def change(current: Reservation | None) -> Reservation | None:
+        nonlocal claimed
+        if current is None:
+            return None
+        if current.status is to and (reason is None or current.release_reason == reason):
+            claimed = current  # a crash left it mid-way: finish the job
+            return None
+        if current.status not in from_:
+            return None
+        current.status = to
+        current.release_reason = reason
+        claimed = current
+        return current
+
+    await reservations.mutate(order_id, change)
+    return claimed
+
+
+async def commit_stock(stock: Stock, reservations: Reservations, event: Event) -> None:
+    """Payment approved: deduct the held units and emit StockCommitted."""
+    found = await reservations.get(event.order_id)
+    if found is not None and found.value.status is ReservationStatus.PENDING:
+        raise RuntimeError("reservation still being placed; retry")
+    claimed = await _claim(reservations, event.order_id,
+                           from_={ReservationStatus.HELD}, to=ReservationStatus.COMMITTING)
+    if claimed is None:
+        # Released (expired or declined) or already committed: orders and payments
+        # reconcile through StockReleased / OrderCancelled, so nothing to do here.
+        return
+    for sku in sorted(claimed.lines):
+        await _commit_hold(stock, sku, event.order_id)
+
+    def finish(current: Reservation | None) -> Reservation | None:
+        if current is None or current.status is not ReservationStatus.COMMITTING:
+            return None
+        current.status = ReservationStatus.COMMITTED
+        current.record(Event(type="StockCommitted", source=SOURCE, order_id=current.order_id,
+                             data={"lines": current.lines}))
+        return current
+
+    await reservations.mutate(event.order_id, finish)
+
+
+async def release_stock(
+    stock: Stock, reservations: Reservations, order_id: str, *, reason: str
+) -> None:
+    """Give held units back and emit StockReleased (and ReservationExpired on expiry)."""
+    claimed = await _claim(reservations, order_id,
+                           from_={ReservationStatus.HELD, ReservationStatus.PENDING},
+                           to=ReservationStatus.RELEASING, reason=reason)
+    if claimed is None:
+        return
+    for sku in sorted(claimed.lines):
+        await _release_hold(stock, sku, order_id)
+
+    def finish(current: Reservation | None) -> Reservation | None:
+        if current is None or current.status is not ReservationStatus.RELEASING:
+            return None
+        current.status = ReservationStatus.RELEASED
+        if reason == "expired":
+            current.record(Event(type="ReservationExpired", source=SOURCE,
+                                 order_id=order_id, data={}))
+        current.record(Event(type="StockReleased", source=SOURCE, order_id=order_id,
+                             data={"lines": current.lines, "reason": reason}))
+        return current
+
+    await reservations.mutate(order_id, finish)
+
+
+async def expire_reservation(stock: Stock, reservations: Reservations, event: Event) -> None:
+    """The reservation timer: wait until the deadline, then release what is still held."""
+    found = await reservations.get(event.order_id)
+    if found is None:
+        return
+    remaining = (found.value.expires_at - now()).total_seconds()
+    if remaining > 0:
+        raise Defer(remaining)
+    if found.value.status in (ReservationStatus.HELD, ReservationStatus.PENDING,
+                              ReservationStatus.RELEASING):
+        logger.info("reservation expired", extra={"order_id": event.order_id})
+        await release_stock(stock, reservations, event.order_id, reason="expired")

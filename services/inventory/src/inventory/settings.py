@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from junction.config import ServiceSettings
+
+
+class InventorySettings(ServiceSettings):
+    service_name: str = "inventory"
+    port: int = 8083
+    bucket: str = "inventory"
+    reservation_hold_seconds: float = Field(default=900.0, gt=0)
+    max_hold_seconds: float = Field(default=3600.0, gt=0)
+    seed_catalogue: bool = True

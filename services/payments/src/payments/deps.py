@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from payments.handlers import Payments
+from payments.settings import PaymentsSettings
+
+
+@dataclass
+class PaymentsDeps:
+    settings: PaymentsSettings
+    payments: Payments
+
+
+def get_deps(request: Request) -> PaymentsDeps:
+    deps: PaymentsDeps = request.app.state.deps
+    return deps
+
+
+PaymentsDep = Annotated[PaymentsDeps, Depends(get_deps)]

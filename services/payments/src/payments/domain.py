@@ -1,0 +1,58 @@
+"""Payments: test-mode card tokens and the payment record. Pure rules, no I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from junction.events import Event, now
+from junction.store import Aggregate
+
+SOURCE = "payments"
+
+# Test-mode tokens, in the manner of card processors' sandboxes.
+APPROVED_TOKENS = frozenset({"tok_visa", "tok_mastercard"})
+DECLINED_TOKENS = frozenset({"tok_declined", "tok_insufficient_funds"})
+KNOWN_TOKENS = APPROVED_TOKENS | DECLINED_TOKENS
+
+
+class PaymentStatus(StrEnum):
+    APPROVED = "approved"
+    DECLINED = "declined"
+    REFUNDED = "refunded"
+    VOID = "void"  # the order was cancelled before any charge: refuse later charges
+
+
+class Payment(Aggregate):
+    order_id: str
+    amount_cents: int = 0
+    customer_email: str = ""
+    status: PaymentStatus
+    decline_reason: str | None = None
+    charged_at: datetime | None = None
+    refunded_at: datetime | None = None
+
+    @classmethod
+    def charge(cls, order_id: str, amount_cents: int, token: str, customer_email: str) -> Payment:
+        approved = token in APPROVED_TOKENS
+        payment = cls(order_id=order_id, amount_cents=amount_cents,
+                      customer_email=customer_email, charged_at=now(),
+                      status=PaymentStatus.APPROVED if approved else PaymentStatus.DECLINED,
+                      decline_reason=None if approved else "card_declined")
+        payment.record(Event(
+            type="PaymentSucceeded" if approved else "PaymentFailed", source=SOURCE,
+            order_id=order_id,
+            data={"amount_cents": amount_cents, "reason": payment.decline_reason}))
+        return payment
+
+    def order_cancelled(self) -> bool:
+        """The order was cancelled: refund an approved charge. False when nothing changes."""
+        if self.status is not PaymentStatus.APPROVED:
+            return False
+        self.status = PaymentStatus.REFUNDED
+        self.refunded_at = now()
+        self.record(Event(type="PaymentRefunded", source=SOURCE, order_id=self.order_id,
+                          data={"amount_cents": self.amount_cents}))
+        return True

