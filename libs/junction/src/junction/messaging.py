@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -109,15 +110,18 @@ class DeadLetters:
         self._broker = broker
 
     async def send(self, raw: Msg, *, consumer: str, reason: str) -> None:
-        meta = raw.metadata
+        try:
+            origin = f"{raw.metadata.stream}.{raw.metadata.sequence.stream}"
+        except Exception:
+            origin = uuid.uuid4().hex
         headers = {k: v for k, v in (raw.headers or {}).items() if not k.startswith("Nats-")}
         headers.update(
             {
                 DLQ_REASON: reason[:500],
                 DLQ_SUBJECT: raw.subject,
                 DLQ_CONSUMER: consumer,
-                DLQ_DELIVERIES: str(meta.num_delivered),
-                "Nats-Msg-Id": f"dlq.{meta.stream}.{meta.sequence.stream}.{consumer}",
+                DLQ_DELIVERIES: str(delivery_count(raw)),
+                "Nats-Msg-Id": f"dlq.{origin}.{consumer}",
             }
         )
         await self._broker.publish(
@@ -127,6 +131,14 @@ class DeadLetters:
             "message dead-lettered",
             extra={"subject": raw.subject, "consumer": consumer, "reason": reason},
         )
+
+
+def delivery_count(raw: Msg) -> int:
+    """How many times JetStream has delivered this message (1 outside JetStream)."""
+    try:
+        return int(raw.metadata.num_delivered)
+    except Exception:  # a plain NATS message (or FastStream's in-memory test broker)
+        return 1
 
 
 def parse_event(data: bytes, expected_type: str) -> Event:
@@ -166,7 +178,7 @@ class EventConsumer:
         self._backoff = backoff_seconds
 
     async def __call__(self, raw: Msg) -> None:
-        deliveries = raw.metadata.num_delivered
+        deliveries = delivery_count(raw)
         try:
             event = parse_event(raw.data, self.event_type)
             span = trace.get_current_span()

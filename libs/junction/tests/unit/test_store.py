@@ -1,0 +1,178 @@
+import asyncio
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from junction.errors import ConcurrencyConflict
+from junction.events import Event
+from junction.outbox import OutboxRelay
+from junction.store import PROCESSED_IDS_KEPT, Aggregate, AggregateStore
+from junction_devtools.fakes import FakeKV, RecordingPublisher
+
+pytestmark = pytest.mark.unit
+
+
+class Counter(Aggregate):
+    value: int = 0
+
+
+def make_store(kv: FakeKV, relay: OutboxRelay | None = None,
+               attempts: int = 50) -> AggregateStore[Counter]:
+    return AggregateStore(kv, Counter, prefix="counter", relay=relay, cas_attempts=attempts)
+
+
+async def test_mutate_creates_then_updates() -> None:
+    store = make_store(FakeKV())
+    await store.mutate("a", lambda c: c or Counter(value=1))
+
+    def bump(c: Counter | None) -> Counter | None:
+        assert c is not None
+        c.value += 1
+        return c
+
+    await store.mutate("a", bump)
+    found = await store.get("a")
+    assert found is not None and found.value.value == 2
+
+
+async def test_a_lost_compare_and_set_is_retried_without_losing_either_write() -> None:
+    kv = FakeKV()
+    store = make_store(kv)
+    await store.mutate("a", lambda c: Counter(value=0))
+    interfered = False
+
+    def bump(c: Counter | None) -> Counter | None:
+        nonlocal interfered
+        assert c is not None
+        if not interfered:  # another replica writes between our read and our write
+            interfered = True
+            kv.data["counter.a"] = (Counter(value=10).model_dump_json().encode(),
+                                    kv.data["counter.a"][1] + 100)
+        c.value += 1
+        return c
+
+    await store.mutate("a", bump)
+    found = await store.get("a")
+    assert found is not None and found.value.value == 11
+
+
+async def test_gives_up_after_the_configured_attempts() -> None:
+    kv = FakeKV()
+    store = make_store(kv, attempts=3)
+    await store.mutate("a", lambda c: Counter())
+
+    def always_interfere(c: Counter | None) -> Counter | None:
+        value, rev = kv.data["counter.a"]
+        kv.data["counter.a"] = (value, rev + 1)
+        return c
+
+    with pytest.raises(ConcurrencyConflict):
+        await store.mutate("a", always_interfere)
+
+
+async def test_change_returning_none_writes_nothing() -> None:
+    kv = FakeKV()
+    store = make_store(kv)
+    await store.mutate("a", lambda c: Counter())
+    writes = kv.writes
+    assert await store.mutate("a", lambda c: None) is None
+    assert kv.writes == writes
+
+
+async def test_outbox_events_are_published_then_cleared() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    relay = OutboxRelay(kv, publisher)
+    store = make_store(kv, relay)
+
+    def create(c: Counter | None) -> Counter:
+        counter = Counter()
+        counter.record(Event(type="OrderCreated", source="orders", order_id="o1"))
+        return counter
+
+    await store.mutate("a", create)
+    await relay.close(timeout=5)
+    assert [e.type for e in publisher.events] == ["OrderCreated"]
+    found = await store.get("a")
+    assert found is not None and found.value.outbox == []
+
+
+async def test_sweep_republishes_what_a_crash_left_pending() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    pending = Counter()
+    pending.record(Event(type="OrderCreated", source="orders", order_id="o1"))
+    await kv.create("counter.a", pending.model_dump_json().encode())  # written, never relayed
+    relay = OutboxRelay(kv, publisher)
+    assert await relay.sweep() == 1
+    assert await relay.sweep() == 0  # cleared after the first publish
+    assert publisher.events[0].order_id == "o1"
+
+
+async def test_failed_flush_is_retried() -> None:
+    kv = FakeKV()
+
+    class Flaky(RecordingPublisher):
+        fail = True
+
+        async def publish(self, event: Event) -> None:
+            if self.fail:
+                self.fail = False
+                raise ConnectionError("nats down")
+            await super().publish(event)
+
+    publisher = Flaky()
+    relay = OutboxRelay(kv, publisher)
+    store = make_store(kv, relay)
+
+    def create(c: Counter | None) -> Counter:
+        counter = Counter()
+        counter.record(Event(type="OrderCreated", source="orders", order_id="o1"))
+        return counter
+
+    await store.mutate("a", create)
+    await relay.close(timeout=5)
+    assert publisher.events == []
+    assert await relay.retry_failed() == 1
+    assert len(publisher.events) == 1
+
+
+async def test_events_recorded_inside_a_span_carry_its_trace_context() -> None:
+    tracer = TracerProvider().get_tracer("test")
+    kv = FakeKV()
+    store = make_store(kv)
+
+    def create(c: Counter | None) -> Counter:
+        counter = Counter()
+        counter.record(Event(type="OrderCreated", source="orders", order_id="o1"))
+        return counter
+
+    with tracer.start_as_current_span("request") as span:
+        written = await store.mutate("a", create)
+    assert written is not None
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert trace_id in written.outbox[0].trace["traceparent"]
+
+
+def test_processed_ids_are_bounded() -> None:
+    counter = Counter()
+    for i in range(PROCESSED_IDS_KEPT + 10):
+        counter.mark_processed(str(i))
+    assert len(counter.processed) == PROCESSED_IDS_KEPT
+    assert counter.has_processed(str(PROCESSED_IDS_KEPT + 9))
+    assert not counter.has_processed("0")
+
+
+async def test_writers_in_one_process_queue_per_key() -> None:
+    store = make_store(FakeKV())
+    await store.mutate("a", lambda c: Counter())
+
+    async def bump() -> None:
+        def change(c: Counter | None) -> Counter | None:
+            assert c is not None
+            c.value += 1
+            return c
+
+        await store.mutate("a", change)
+
+    await asyncio.gather(*(bump() for _ in range(50)))
+    found = await store.get("a")
+    assert found is not None and found.value.value == 50

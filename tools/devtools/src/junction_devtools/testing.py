@@ -1,0 +1,56 @@
+"""Pytest fixtures shared by the test tiers: a real nats-server on a free port."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from junction_devtools.platform import free_ports, http_ok, nats_config, nats_server_binary
+
+
+@dataclass
+class NatsServer:
+    url: str
+    monitor_url: str
+    store_dir: Path
+    process: subprocess.Popen[bytes]
+
+
+def start_nats(tmp: Path) -> NatsServer:
+    ports = free_ports(["nats", "monitor"])
+    store = tmp / "jetstream"
+    store.mkdir(parents=True, exist_ok=True)
+    conf = tmp / "nats.conf"
+    conf.write_text(nats_config(store, ports["nats"], ports["monitor"], name="junction-test"))
+    log = (tmp / "nats.log").open("wb")
+    proc = subprocess.Popen([nats_server_binary(), "-c", str(conf)], stdout=log, stderr=log)
+    monitor = f"http://127.0.0.1:{ports['monitor']}"
+    deadline = time.monotonic() + 15
+    while not http_ok(f"{monitor}/healthz?js-enabled-only=true"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"nats-server did not start: {(tmp / 'nats.log').read_text()}")
+        time.sleep(0.05)
+    return NatsServer(f"nats://127.0.0.1:{ports['nats']}", monitor, store, proc)
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A real nats-server with JetStream (file storage, sync always) for the session."""
+    server = start_nats(tmp_path_factory.mktemp("nats"))
+    yield server
+    server.process.terminate()
+    server.process.wait(10)
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_server.url)
+    yield client
+    await client.drain()
