@@ -201,8 +201,12 @@ class EventConsumer:
             delay = min(self._backoff * 2 ** (deliveries - 1), 30.0) * random.uniform(0.5, 1.0)
             logger.warning(
                 "event handling failed; will be redelivered",
-                extra={"event_type": self.event_type, "deliveries": deliveries,
-                       "delay_s": round(delay, 3), "error": repr(exc)},
+                extra={
+                    "event_type": self.event_type,
+                    "deliveries": deliveries,
+                    "delay_s": round(delay, 3),
+                    "error": repr(exc),
+                },
             )
             await raw.nak(delay=delay)
             return

@@ -48,7 +48,9 @@ class OutboxRelay:
             await self.flush(key, events)
         except Exception as exc:
             self._retry.add(key)
-            logger.warning("outbox flush failed; will retry", extra={"key": key, "error": repr(exc)})
+            logger.warning(
+                "outbox flush failed; will retry", extra={"key": key, "error": repr(exc)}
+            )
 
     async def flush(self, key: str, events: list[Event] | None = None) -> int:
         """Publish `events` (or whatever `key` has pending) and clear them; the count sent."""

@@ -115,10 +115,11 @@ class ServiceRuntime:
     async def bucket(self, name: str) -> KeyValue:
         """Open this service's KV bucket, creating it (file storage, replicas) if needed."""
         js = self.broker.config.connection_state.stream
+        kv: KeyValue
         try:
-            return await js.key_value(name)
+            kv = await js.key_value(name)
         except BucketNotFoundError:
-            return await js.create_key_value(
+            kv = await js.create_key_value(
                 api.KeyValueConfig(
                     bucket=name,
                     history=1,
@@ -126,6 +127,7 @@ class ServiceRuntime:
                     replicas=self.settings.js_replicas,
                 )
             )
+        return kv
 
     def relay(self, kv: KeyValue) -> OutboxRelay:
         """The outbox relay for one bucket (started and drained with the service)."""
@@ -181,7 +183,9 @@ class ServiceRuntime:
                 await self.broker.connect()
         js = self.broker.config.connection_state.stream
         await declare_streams(
-            js, [*self.owns, DEAD_LETTERS], replicas=s.js_replicas,
+            js,
+            [*self.owns, DEAD_LETTERS],
+            replicas=s.js_replicas,
             duplicate_window=s.js_duplicate_window_seconds,
         )
         await self._wait_for_streams([c.name for c in self.consumes])
@@ -191,7 +195,9 @@ class ServiceRuntime:
         for relay in self._relays:
             relay.start_sweeper(s.outbox_sweep_interval_seconds)
         self.ready = True
-        logger.info("ready", extra={"port": s.port, "startup_s": round(time.monotonic() - started, 3)})
+        logger.info(
+            "ready", extra={"port": s.port, "startup_s": round(time.monotonic() - started, 3)}
+        )
 
     async def _wait_for_streams(self, names: list[str]) -> None:
         js = self.broker.config.connection_state.stream

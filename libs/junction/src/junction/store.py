@@ -62,9 +62,7 @@ class KeyLocks:
     """One asyncio lock per key, so writers in one process queue instead of colliding."""
 
     def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def __call__(self, key: str) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -85,7 +83,7 @@ async def keys_matching(kv: KeyValue, pattern: str) -> list[str]:
                 break
             keys.append(entry.key)
     finally:
-        await watcher.stop()
+        await watcher.stop()  # type: ignore[no-untyped-call]
     return keys
 
 
@@ -126,8 +124,10 @@ class AggregateStore(Generic[A]):
 
     async def ids(self) -> list[str]:
         """Every aggregate id in this store, sorted."""
-        return sorted(k.removeprefix(f"{self._prefix}.")
-                      for k in await keys_matching(self._kv, f"{self._prefix}.*"))
+        return sorted(
+            k.removeprefix(f"{self._prefix}.")
+            for k in await keys_matching(self._kv, f"{self._prefix}.*")
+        )
 
     async def get(self, ident: str) -> Versioned[A] | None:
         try:
@@ -178,4 +178,3 @@ class AggregateStore(Generic[A]):
                     self._relay.schedule(key, fresh)
                 return updated
         raise ConcurrencyConflict(f"{key}: {self._cas_attempts} compare-and-set attempts lost")
-

@@ -57,6 +57,13 @@ def setup_telemetry(settings: ServiceSettings) -> TracerProvider | None:
         BatchSpanProcessor(OTLPSpanExporter(), max_queue_size=8192, schedule_delay_millis=500)
     )
     trace.set_tracer_provider(provider)
-    logger.info("telemetry on", extra={"otlp_endpoint": os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""))})
+    logger.info(
+        "telemetry on",
+        extra={
+            "otlp_endpoint": os.environ.get(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+            )
+        },
+    )
     return provider

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _BODY_METHODS = {b"POST", b"PUT", b"PATCH"}
-_HTTP_ERRORS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-                409: "conflict", 413: "body_too_large", 415: "unsupported_media_type"}
+_HTTP_ERRORS = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
 
 
 def _error(status: int, error: str, message: str, **extra: Any) -> JSONResponse:
@@ -43,21 +50,31 @@ class RequestGuard:
             return
         headers = dict(scope["headers"])
         if budget := headers.get(DEADLINE_HEADER.lower().encode()):
-            try:
+            with contextlib.suppress(ValueError):
                 set_budget_ms(float(budget))
-            except ValueError:
-                pass
         if scope["method"].encode() in _BODY_METHODS:
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await self._reject(scope, receive, send, 413, "body_too_large",
-                                   f"request body exceeds {self.max_body_bytes} bytes")
+                await self._reject(
+                    scope,
+                    receive,
+                    send,
+                    413,
+                    "body_too_large",
+                    f"request body exceeds {self.max_body_bytes} bytes",
+                )
                 return
             ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
             has_body = length not in (None, b"0") or b"transfer-encoding" in headers
             if has_body and ctype != b"application/json":
-                await self._reject(scope, receive, send, 415, "unsupported_media_type",
-                                   "request body must be application/json")
+                await self._reject(
+                    scope,
+                    receive,
+                    send,
+                    415,
+                    "unsupported_media_type",
+                    "request body must be application/json",
+                )
                 return
             receive = self._limited(receive)
         await self.app(scope, receive, send)
@@ -78,8 +95,9 @@ class RequestGuard:
         return wrapped
 
     @staticmethod
-    async def _reject(scope: Scope, receive: Receive, send: Send, status: int, error: str,
-                      message: str) -> None:
+    async def _reject(
+        scope: Scope, receive: Receive, send: Send, status: int, error: str, message: str
+    ) -> None:
         await _error(status, error, message)(scope, receive, send)
 
 
@@ -124,19 +142,26 @@ def install_http_basics(app: FastAPI, runtime: ServiceRuntime) -> None:
 
     @app.exception_handler(DependencyUnavailable)
     async def unavailable(_: Request, exc: DependencyUnavailable) -> JSONResponse:
-        logger.warning("dependency unavailable", extra={"dependency": exc.dependency,
-                                                        "reason": exc.reason})
+        logger.warning(
+            "dependency unavailable", extra={"dependency": exc.dependency, "reason": exc.reason}
+        )
         return JSONResponse(
-            {"error": "dependency_unavailable", "dependency": exc.dependency,
-             "message": f"{exc.dependency} is unavailable, try again shortly"},
+            {
+                "error": "dependency_unavailable",
+                "dependency": exc.dependency,
+                "message": f"{exc.dependency} is unavailable, try again shortly",
+            },
             status_code=503,
             headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(ConcurrencyConflict)
     async def conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
-        return _error(503, "busy", "too many concurrent updates, try again",
-                      )
+        return _error(
+            503,
+            "busy",
+            "too many concurrent updates, try again",
+        )
 
     @app.exception_handler(BodyTooLarge)
     async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:

@@ -49,10 +49,15 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-def client(base: str, session: aiohttp.ClientSession, *, timeout: float = 1.0,
-           threshold: int = 5) -> ServiceClient:
-    policy = ClientPolicy(timeout_seconds=timeout, retry_attempts=3,
-                          breaker_threshold=threshold, breaker_reset_seconds=30)
+def client(
+    base: str, session: aiohttp.ClientSession, *, timeout: float = 1.0, threshold: int = 5
+) -> ServiceClient:
+    policy = ClientPolicy(
+        timeout_seconds=timeout,
+        retry_attempts=3,
+        breaker_threshold=threshold,
+        breaker_reset_seconds=30,
+    )
     return ServiceClient("thing", base, session, policy, AsyncCircuitBreakerFactory())
 
 
@@ -80,7 +85,7 @@ async def test_a_slow_downstream_times_out(
 ) -> None:
     state, base = downstream
     state.delay = 1.0
-    with pytest.raises(DependencyUnavailable, match="TimeoutError|Timeout"):
+    with pytest.raises(DependencyUnavailable, match=r"Timeout"):
         await client(base, session, timeout=0.1).get("/thing")
 
 

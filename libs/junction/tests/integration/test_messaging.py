@@ -32,8 +32,11 @@ async def runtime_factory(
 
     def make(handler: EventHandler) -> ServiceRuntime:
         settings = ServiceSettings(
-            service_name=f"itest-{uuid.uuid4().hex[:8]}", nats_url=nats_server.url,
-            consumer_backoff_seconds=0.05, consumer_max_deliver=3, log_json=False,
+            service_name=f"itest-{uuid.uuid4().hex[:8]}",
+            nats_url=nats_server.url,
+            consumer_backoff_seconds=0.05,
+            consumer_max_deliver=3,
+            log_json=False,
         )
         rt = ServiceRuntime(settings, owns=[ORDERS])
         rt.subscribe("orders", "OrderCreated", handler)

@@ -23,10 +23,16 @@ def test_event_round_trips_through_json() -> None:
     [
         (b"not json at all", "malformed event"),
         (b'{"type": "OrderCreated", "source": "orders"}', "invalid order_id"),
-        (Event(type="OrderCreated", source="orders", order_id="o", version=9)
-         .model_dump_json().encode(), "unsupported event version 9"),
-        (Event(type="OrderConfirmed", source="orders", order_id="o")
-         .model_dump_json().encode(), "expected a OrderCreated event"),
+        (
+            Event(type="OrderCreated", source="orders", order_id="o", version=9)
+            .model_dump_json()
+            .encode(),
+            "unsupported event version 9",
+        ),
+        (
+            Event(type="OrderConfirmed", source="orders", order_id="o").model_dump_json().encode(),
+            "expected a OrderCreated event",
+        ),
     ],
 )
 def test_poison_messages_are_named_with_their_reason(payload: bytes, reason: str) -> None:

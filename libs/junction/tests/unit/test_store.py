@@ -16,8 +16,9 @@ class Counter(Aggregate):
     value: int = 0
 
 
-def make_store(kv: FakeKV, relay: OutboxRelay | None = None,
-               attempts: int = 50) -> AggregateStore[Counter]:
+def make_store(
+    kv: FakeKV, relay: OutboxRelay | None = None, attempts: int = 50
+) -> AggregateStore[Counter]:
     return AggregateStore(kv, Counter, prefix="counter", relay=relay, cas_attempts=attempts)
 
 
@@ -46,8 +47,10 @@ async def test_a_lost_compare_and_set_is_retried_without_losing_either_write() -
         assert c is not None
         if not interfered:  # another replica writes between our read and our write
             interfered = True
-            kv.data["counter.a"] = (Counter(value=10).model_dump_json().encode(),
-                                    kv.data["counter.a"][1] + 100)
+            kv.data["counter.a"] = (
+                Counter(value=10).model_dump_json().encode(),
+                kv.data["counter.a"][1] + 100,
+            )
         c.value += 1
         return c
 

@@ -32,10 +32,17 @@ class StockLedger(Product):
 
     @classmethod
     def of(cls, item: StockItem) -> StockLedger:
-        return cls(sku=item.sku, name=item.name, price_cents=item.price_cents,
-                   available=item.available, on_hand=item.on_hand, reserved=item.reserved,
-                   initial=item.initial, restocked=item.restocked,
-                   committed_units=item.committed_units)
+        return cls(
+            sku=item.sku,
+            name=item.name,
+            price_cents=item.price_cents,
+            available=item.available,
+            on_hand=item.on_hand,
+            reserved=item.reserved,
+            initial=item.initial,
+            restocked=item.restocked,
+            committed_units=item.committed_units,
+        )
 
 
 class NewProductBody(BaseModel):
@@ -68,18 +75,33 @@ class ReservationView(BaseModel):
 
     @classmethod
     def of(cls, r: Reservation) -> ReservationView:
-        return cls(order_id=r.order_id, status=r.status,
-                   lines=[{"sku": s, "quantity": q, "price_cents": r.prices.get(s, 0)}
-                          for s, q in sorted(r.lines.items())],
-                   total_cents=r.total_cents, expires_at=r.expires_at,
-                   short_skus=r.short_skus, release_reason=r.release_reason)
+        return cls(
+            order_id=r.order_id,
+            status=r.status,
+            lines=[
+                {"sku": s, "quantity": q, "price_cents": r.prices.get(s, 0)}
+                for s, q in sorted(r.lines.items())
+            ],
+            total_cents=r.total_cents,
+            expires_at=r.expires_at,
+            short_skus=r.short_skus,
+            release_reason=r.release_reason,
+        )
 
 
 @router.get("/products")
 async def list_products(inv: InventoryDep) -> list[Product]:
     items = [await inv.stock.get(sku) for sku in await inv.stock.ids()]
-    return [Product(sku=i.value.sku, name=i.value.name, price_cents=i.value.price_cents,
-                    available=i.value.available) for i in items if i is not None]
+    return [
+        Product(
+            sku=i.value.sku,
+            name=i.value.name,
+            price_cents=i.value.price_cents,
+            available=i.value.available,
+        )
+        for i in items
+        if i is not None
+    ]
 
 
 @router.get("/products/{sku}")
@@ -91,11 +113,13 @@ async def get_product(sku: Sku, inv: InventoryDep) -> StockLedger:
 
 
 @router.put("/products/{sku}", status_code=201)
-async def put_product(sku: Sku, body: NewProductBody, inv: InventoryDep,
-                      response: Response) -> StockLedger:
+async def put_product(
+    sku: Sku, body: NewProductBody, inv: InventoryDep, response: Response
+) -> StockLedger:
     try:
         item, created = await handlers.add_product(
-            inv.stock, handlers.NewProduct(sku, body.name, body.price_cents, body.stock))
+            inv.stock, handlers.NewProduct(sku, body.name, body.price_cents, body.stock)
+        )
     except handlers.ProductConflict as exc:
         raise HTTPException(409, detail=str(exc)) from exc
     if not created:
@@ -112,23 +136,40 @@ async def restock(sku: Sku, body: RestockBody, inv: InventoryDep) -> StockLedger
     return StockLedger.of(item)
 
 
-@router.post("/reservations", status_code=201, response_model=ReservationView,
-             responses={409: {"description": "some SKUs are short"},
-                        422: {"description": "unknown SKUs or invalid input"}})
+@router.post(
+    "/reservations",
+    status_code=201,
+    response_model=ReservationView,
+    responses={
+        409: {"description": "some SKUs are short"},
+        422: {"description": "unknown SKUs or invalid input"},
+    },
+)
 async def reserve(body: ReserveBody, inv: InventoryDep) -> ReservationView | JSONResponse:
-    hold = min(body.hold_seconds or inv.settings.reservation_hold_seconds,
-               inv.settings.max_hold_seconds)
+    hold = min(
+        body.hold_seconds or inv.settings.reservation_hold_seconds, inv.settings.max_hold_seconds
+    )
     try:
         reservation = await handlers.reserve_stock(
-            inv.stock, inv.reservations, order_id=body.order_id,
-            lines=merge_lines(body.items), hold_seconds=hold)
+            inv.stock,
+            inv.reservations,
+            order_id=body.order_id,
+            lines=merge_lines(body.items),
+            hold_seconds=hold,
+        )
     except handlers.UnknownSkus as exc:
-        return JSONResponse({"error": "unknown_sku", "skus": exc.skus,
-                             "message": str(exc)}, status_code=422)
+        return JSONResponse(
+            {"error": "unknown_sku", "skus": exc.skus, "message": str(exc)}, status_code=422
+        )
     if reservation.status is ReservationStatus.REJECTED:
-        return JSONResponse({"error": "out_of_stock", "skus": reservation.short_skus,
-                             "message": "not enough stock for " + ", ".join(
-                                 reservation.short_skus)}, status_code=409)
+        return JSONResponse(
+            {
+                "error": "out_of_stock",
+                "skus": reservation.short_skus,
+                "message": "not enough stock for " + ", ".join(reservation.short_skus),
+            },
+            status_code=409,
+        )
     return ReservationView.of(reservation)
 
 

@@ -39,14 +39,23 @@ class NewProduct:
 
 async def add_product(stock: Stock, product: NewProduct) -> tuple[StockItem, bool]:
     """Create a product; (item, created). Repeating the same creation is not an error."""
-    item = StockItem(sku=product.sku, name=product.name, price_cents=product.price_cents,
-                     initial=product.stock, on_hand=product.stock)
+    item = StockItem(
+        sku=product.sku,
+        name=product.name,
+        price_cents=product.price_cents,
+        initial=product.stock,
+        on_hand=product.stock,
+    )
     if await stock.put_new(product.sku, item):
         return item, True
     existing = await stock.get(product.sku)
     assert existing is not None
     found = existing.value
-    if (found.name, found.price_cents, found.initial) != (item.name, item.price_cents, item.initial):
+    if (found.name, found.price_cents, found.initial) != (
+        item.name,
+        item.price_cents,
+        item.initial,
+    ):
         raise ProductConflict(f"product {product.sku} already exists with other values")
     return found, False
 
@@ -81,13 +90,21 @@ async def reserve_stock(
         raise UnknownSkus(unknown)
     prices = {sku: found.value.price_cents for sku, found in items.items() if found is not None}
     reservation = Reservation(
-        order_id=order_id, lines=lines, prices=prices,
+        order_id=order_id,
+        lines=lines,
+        prices=prices,
         expires_at=now() + timedelta(seconds=hold_seconds),
     )
     # The expiry timer is queued with the claim itself, so a crash while holds are being
     # placed still ends in their release.
-    reservation.record(Event(type="ReservationOpened", source=SOURCE, order_id=order_id,
-                             data={"expires_at": reservation.expires_at.isoformat()}))
+    reservation.record(
+        Event(
+            type="ReservationOpened",
+            source=SOURCE,
+            order_id=order_id,
+            data={"expires_at": reservation.expires_at.isoformat()},
+        )
+    )
     if not await reservations.put_new(order_id, reservation):
         current = await reservations.get(order_id)
         assert current is not None
@@ -190,8 +207,12 @@ async def commit_stock(stock: Stock, reservations: Reservations, event: Event) -
     found = await reservations.get(event.order_id)
     if found is not None and found.value.status is ReservationStatus.PENDING:
         raise RuntimeError("reservation still being placed; retry")
-    claimed = await _claim(reservations, event.order_id,
-                           from_={ReservationStatus.HELD}, to=ReservationStatus.COMMITTING)
+    claimed = await _claim(
+        reservations,
+        event.order_id,
+        from_={ReservationStatus.HELD},
+        to=ReservationStatus.COMMITTING,
+    )
     if claimed is None:
         # Released (expired or declined) or already committed: orders and payments
         # reconcile through StockReleased / OrderCancelled, so nothing to do here.
@@ -203,8 +224,14 @@ async def commit_stock(stock: Stock, reservations: Reservations, event: Event) -
         if current is None or current.status is not ReservationStatus.COMMITTING:
             return None
         current.status = ReservationStatus.COMMITTED
-        current.record(Event(type="StockCommitted", source=SOURCE, order_id=current.order_id,
-                             data={"lines": current.lines}))
+        current.record(
+            Event(
+                type="StockCommitted",
+                source=SOURCE,
+                order_id=current.order_id,
+                data={"lines": current.lines},
+            )
+        )
         return current
 
     await reservations.mutate(event.order_id, finish)
@@ -214,9 +241,13 @@ async def release_stock(
     stock: Stock, reservations: Reservations, order_id: str, *, reason: str
 ) -> None:
     """Give held units back and emit StockReleased (and ReservationExpired on expiry)."""
-    claimed = await _claim(reservations, order_id,
-                           from_={ReservationStatus.HELD, ReservationStatus.PENDING},
-                           to=ReservationStatus.RELEASING, reason=reason)
+    claimed = await _claim(
+        reservations,
+        order_id,
+        from_={ReservationStatus.HELD, ReservationStatus.PENDING},
+        to=ReservationStatus.RELEASING,
+        reason=reason,
+    )
     if claimed is None:
         return
     for sku in sorted(claimed.lines):
@@ -227,10 +258,17 @@ async def release_stock(
             return None
         current.status = ReservationStatus.RELEASED
         if reason == "expired":
-            current.record(Event(type="ReservationExpired", source=SOURCE,
-                                 order_id=order_id, data={}))
-        current.record(Event(type="StockReleased", source=SOURCE, order_id=order_id,
-                             data={"lines": current.lines, "reason": reason}))
+            current.record(
+                Event(type="ReservationExpired", source=SOURCE, order_id=order_id, data={})
+            )
+        current.record(
+            Event(
+                type="StockReleased",
+                source=SOURCE,
+                order_id=order_id,
+                data={"lines": current.lines, "reason": reason},
+            )
+        )
         return current
 
     await reservations.mutate(order_id, finish)
@@ -244,7 +282,10 @@ async def expire_reservation(stock: Stock, reservations: Reservations, event: Ev
     remaining = (found.value.expires_at - now()).total_seconds()
     if remaining > 0:
         raise Defer(remaining)
-    if found.value.status in (ReservationStatus.HELD, ReservationStatus.PENDING,
-                              ReservationStatus.RELEASING):
+    if found.value.status in (
+        ReservationStatus.HELD,
+        ReservationStatus.PENDING,
+        ReservationStatus.RELEASING,
+    ):
         logger.info("reservation expired", extra={"order_id": event.order_id})
         await release_stock(stock, reservations, event.order_id, reason="expired")

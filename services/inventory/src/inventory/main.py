@@ -24,10 +24,22 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
         relay, locks = rt.relay(kv), KeyLocks()
         inv = Inventory(
             settings=settings,
-            stock=AggregateStore(kv, StockItem, prefix="sku", relay=relay, locks=locks,
-                                 cas_attempts=settings.cas_attempts),
-            reservations=AggregateStore(kv, Reservation, prefix="reservation", relay=relay,
-                                        locks=locks, cas_attempts=settings.cas_attempts),
+            stock=AggregateStore(
+                kv,
+                StockItem,
+                prefix="sku",
+                relay=relay,
+                locks=locks,
+                cas_attempts=settings.cas_attempts,
+            ),
+            reservations=AggregateStore(
+                kv,
+                Reservation,
+                prefix="reservation",
+                relay=relay,
+                locks=locks,
+                cas_attempts=settings.cas_attempts,
+            ),
         )
         if settings.seed_catalogue:
             for product in SEED:

@@ -13,8 +13,9 @@ def register(runtime: ServiceRuntime, inv: Inventory) -> None:
         await handlers.commit_stock(inv.stock, inv.reservations, event)
 
     async def on_payment_failed(event: Event) -> None:
-        await handlers.release_stock(inv.stock, inv.reservations, event.order_id,
-                                     reason="payment_declined")
+        await handlers.release_stock(
+            inv.stock, inv.reservations, event.order_id, reason="payment_declined"
+        )
 
     async def on_reservation_opened(event: Event) -> None:
         await handlers.expire_reservation(inv.stock, inv.reservations, event)

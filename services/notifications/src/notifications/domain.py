@@ -54,21 +54,31 @@ def compose(event: Event, kind: EmailKind, *, sender: str, domain: str) -> Email
     msg["Message-ID"] = message_id(event.order_id, kind, domain)
     msg["X-Junction-Order-Id"] = event.order_id
     msg["X-Junction-Email-Kind"] = kind.value
-    lines = [f"  {i['quantity']} x {i['sku']} @ {i['price_cents'] / 100:.2f}"
-             for i in data.get("items", [])]
+    lines = [
+        f"  {i['quantity']} x {i['sku']} @ {i['price_cents'] / 100:.2f}"
+        for i in data.get("items", [])
+    ]
     total = f"Total: {int(data.get('total_cents', 0)) / 100:.2f}"
     body = {
         EmailKind.ORDER_RECEIVED: ["Thank you! We received your order:", *lines, total],
-        EmailKind.RECEIPT: ["Your payment was received and your order is confirmed:",
-                            *lines, total],
-        EmailKind.CANCELLATION: [f"Your order was cancelled ({data.get('reason', 'cancelled')}).",
-                                 "Any payment taken has been refunded."],
+        EmailKind.RECEIPT: [
+            "Your payment was received and your order is confirmed:",
+            *lines,
+            total,
+        ],
+        EmailKind.CANCELLATION: [
+            f"Your order was cancelled ({data.get('reason', 'cancelled')}).",
+            "Any payment taken has been refunded.",
+        ],
     }[kind]
     msg.set_content("\n".join([*body, "", f"Order {event.order_id}"]))
     return msg
 
 
 def sent_event(email: SentEmail) -> Event:
-    return Event(type="NotificationSent", source=SOURCE, order_id=email.order_id,
-                 data={"kind": email.kind.value, "message_id": email.message_id,
-                       "to": email.to})
+    return Event(
+        type="NotificationSent",
+        source=SOURCE,
+        order_id=email.order_id,
+        data={"kind": email.kind.value, "message_id": email.message_id, "to": email.to},
+    )

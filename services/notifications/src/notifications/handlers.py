@@ -6,7 +6,6 @@ import logging
 
 from junction.events import Event, now
 from junction.store import AggregateStore
-
 from notifications.domain import KIND_OF_EVENT, SentEmail, compose, sent_event
 from notifications.mailer import Mailer
 
@@ -29,8 +28,13 @@ async def send_order_email(
         return
     message = compose(event, kind, sender=sender, domain=domain)
     await mailer.send(message)
-    record = SentEmail(order_id=event.order_id, kind=kind, to=str(message["To"]),
-                       message_id=str(message["Message-ID"]), sent_at=now())
+    record = SentEmail(
+        order_id=event.order_id,
+        kind=kind,
+        to=str(message["To"]),
+        message_id=str(message["Message-ID"]),
+        sent_at=now(),
+    )
     record.record(sent_event(record))
     if await emails.put_new(key, record):
         logger.info("email sent", extra={"order_id": event.order_id, "kind": kind.value})

@@ -17,5 +17,11 @@ class SmtpMailer:
         self._host, self._port, self._timeout = host, port, timeout
 
     async def send(self, message: EmailMessage) -> None:
-        await aiosmtplib.send(message, hostname=self._host, port=self._port,
-                              timeout=self._timeout, start_tls=False, use_tls=False)
+        await aiosmtplib.send(
+            message,
+            hostname=self._host,
+            port=self._port,
+            timeout=self._timeout,
+            start_tls=False,
+            use_tls=False,
+        )

@@ -7,7 +7,6 @@ from fastapi import FastAPI
 from junction.events import NOTIFICATIONS, ORDERS
 from junction.runtime import ServiceRuntime
 from junction.store import AggregateStore
-
 from notifications import subscribers
 from notifications.domain import SentEmail
 from notifications.mailer import SmtpMailer
@@ -21,8 +20,9 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
 
     async def start(rt: ServiceRuntime) -> None:
         kv = await rt.bucket(settings.bucket)
-        emails = AggregateStore(kv, SentEmail, prefix="email", relay=rt.relay(kv),
-                                cas_attempts=settings.cas_attempts)
+        emails = AggregateStore(
+            kv, SentEmail, prefix="email", relay=rt.relay(kv), cas_attempts=settings.cas_attempts
+        )
         mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds)
         subscribers.register(rt, settings, emails, mailer)
 

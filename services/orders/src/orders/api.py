@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from junction.contracts import Items, OrderId, merge_lines
-
 from orders import handlers
 from orders.deps import OrdersDep
 from orders.domain import Order, OrderLine, OrderStatus, TimelineEntry
@@ -36,24 +35,41 @@ class OrderView(BaseModel):
 
     @classmethod
     def of(cls, order: Order) -> OrderView:
-        return cls(order_id=order.order_id, status=order.status, items=order.items,
-                   total_cents=order.total_cents, customer_email=order.customer_email,
-                   created_at=order.created_at,
-                   timeline=sorted(order.timeline, key=lambda e: e.at))
+        return cls(
+            order_id=order.order_id,
+            status=order.status,
+            items=order.items,
+            total_cents=order.total_cents,
+            customer_email=order.customer_email,
+            created_at=order.created_at,
+            timeline=sorted(order.timeline, key=lambda e: e.at),
+        )
 
 
-@router.post("/orders", status_code=201, response_model=OrderView,
-             responses={409: {"description": "out of stock"}, 422: {"description": "invalid"}})
-async def place_order(body: PlaceOrderBody, deps: OrdersDep,
-                      response: Response) -> OrderView | JSONResponse:
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderView,
+    responses={409: {"description": "out of stock"}, 422: {"description": "invalid"}},
+)
+async def place_order(
+    body: PlaceOrderBody, deps: OrdersDep, response: Response
+) -> OrderView | JSONResponse:
     existing = await deps.orders.get(body.order_id)
     if existing is not None:
         response.status_code = 200
         return OrderView.of(existing.value)
     try:
-        order = await handlers.place_order(deps.orders, deps.inventory, handlers.PlaceOrder(
-            order_id=body.order_id, customer_email=str(body.customer_email),
-            lines=merge_lines(body.items), hold_seconds=body.hold_seconds))
+        order = await handlers.place_order(
+            deps.orders,
+            deps.inventory,
+            handlers.PlaceOrder(
+                order_id=body.order_id,
+                customer_email=str(body.customer_email),
+                lines=merge_lines(body.items),
+                hold_seconds=body.hold_seconds,
+            ),
+        )
     except handlers.Rejected as exc:
         return JSONResponse(exc.body, status_code=exc.status)
     return OrderView.of(order)

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from junction.events import Event, now
+from junction.events import Event, EventType, now
 from junction.store import Aggregate
 
 SOURCE = "orders"
@@ -47,17 +47,25 @@ class Order(Aggregate):
     @classmethod
     def place(cls, order_id: str, customer_email: str, items: list[OrderLine]) -> Order:
         """A new order whose stock is already reserved; it now waits for payment."""
-        order = cls(order_id=order_id, customer_email=customer_email, items=items,
-                    total_cents=sum(i.price_cents * i.quantity for i in items))
+        order = cls(
+            order_id=order_id,
+            customer_email=customer_email,
+            items=items,
+            total_cents=sum(i.price_cents * i.quantity for i in items),
+        )
         order.note("orders", "order_created", order.created_at)
         order.note("inventory", "stock_reserved", order.created_at)
-        order.record(Event(type="OrderCreated", source=SOURCE, order_id=order_id,
-                           data=order.summary()))
+        order.record(
+            Event(type="OrderCreated", source=SOURCE, order_id=order_id, data=order.summary())
+        )
         return order
 
     def summary(self) -> dict[str, object]:
-        return {"customer_email": self.customer_email, "total_cents": self.total_cents,
-                "items": [i.model_dump() for i in self.items]}
+        return {
+            "customer_email": self.customer_email,
+            "total_cents": self.total_cents,
+            "items": [i.model_dump() for i in self.items],
+        }
 
     def note(self, service: str, event: str, at: datetime | None = None) -> None:
         self.timeline.append(TimelineEntry(at=at or now(), service=service, event=event))
@@ -94,10 +102,16 @@ class Order(Aggregate):
                 return False
         return True
 
-    def _finish(self, status: OrderStatus, event_type: str, extra: dict[str, object]) -> None:
+    def _finish(self, status: OrderStatus, event_type: EventType, extra: dict[str, object]) -> None:
         self.status = status
-        self.note("orders", "order_confirmed" if status is OrderStatus.CONFIRMED
-                  else "order_cancelled")
-        self.record(Event(type=event_type,  # type: ignore[arg-type]
-                          source=SOURCE, order_id=self.order_id,
-                          data={**self.summary(), **extra}))
+        self.note(
+            "orders", "order_confirmed" if status is OrderStatus.CONFIRMED else "order_cancelled"
+        )
+        self.record(
+            Event(
+                type=event_type,
+                source=SOURCE,
+                order_id=self.order_id,
+                data={**self.summary(), **extra},
+            )
+        )

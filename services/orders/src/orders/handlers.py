@@ -8,7 +8,6 @@ from typing import Any
 from junction.events import Event
 from junction.http import ServiceClient
 from junction.store import AggregateStore
-
 from orders.domain import Order, OrderLine
 
 Orders = AggregateStore[Order]
@@ -49,11 +48,18 @@ async def place_order(orders: Orders, inventory: ServiceClient, cmd: PlaceOrder)
     if answer.status != 201:
         raise RuntimeError(f"inventory answered {answer.status}: {answer.body}")
     if answer.body["status"] != "held":
-        raise Rejected(409, {"error": "reservation_closed",
-                             "message": f"the reservation for this order is "
-                                        f"{answer.body['status']}; start a new checkout"})
-    lines = [OrderLine(sku=line["sku"], quantity=line["quantity"],
-                       price_cents=line["price_cents"]) for line in answer.body["lines"]]
+        raise Rejected(
+            409,
+            {
+                "error": "reservation_closed",
+                "message": f"the reservation for this order is "
+                f"{answer.body['status']}; start a new checkout",
+            },
+        )
+    lines = [
+        OrderLine(sku=line["sku"], quantity=line["quantity"], price_cents=line["price_cents"])
+        for line in answer.body["lines"]
+    ]
     order = Order.place(cmd.order_id, cmd.customer_email, lines)
     if not await orders.put_new(cmd.order_id, order):
         stored = await orders.get(cmd.order_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from junction.events import Event
 from junction.runtime import ServiceRuntime
-
 from orders import handlers
 from orders.deps import OrdersDeps
 

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from junction.contracts import OrderId
-
 from payments import handlers
 from payments.deps import PaymentsDep
 from payments.domain import KNOWN_TOKENS, Payment, PaymentStatus
@@ -41,21 +40,33 @@ class PaymentView(BaseModel):
 
     @classmethod
     def of(cls, p: Payment) -> PaymentView:
-        return cls(order_id=p.order_id, status=p.status, amount_cents=p.amount_cents,
-                   decline_reason=p.decline_reason)
+        return cls(
+            order_id=p.order_id,
+            status=p.status,
+            amount_cents=p.amount_cents,
+            decline_reason=p.decline_reason,
+        )
 
 
 @router.post("/payments", status_code=201, response_model=PaymentView)
-async def charge(body: ChargeBody, deps: PaymentsDep, response: Response) -> PaymentView | JSONResponse:
+async def charge(
+    body: ChargeBody, deps: PaymentsDep, response: Response
+) -> PaymentView | JSONResponse:
     s = deps.settings
     if s.fault_latency_seconds:
         await asyncio.sleep(random.uniform(0, s.fault_latency_seconds))
     if s.fault_error_rate and random.random() < s.fault_error_rate:
-        return JSONResponse({"error": "provider_unavailable",
-                             "message": "injected transient fault"}, status_code=503)
+        return JSONResponse(
+            {"error": "provider_unavailable", "message": "injected transient fault"},
+            status_code=503,
+        )
     payment, created = await handlers.charge(
-        deps.payments, order_id=body.order_id, amount_cents=body.amount_cents,
-        token=body.payment_token, customer_email=str(body.customer_email))
+        deps.payments,
+        order_id=body.order_id,
+        amount_cents=body.amount_cents,
+        token=body.payment_token,
+        customer_email=str(body.customer_email),
+    )
     if not created:
         response.status_code = 200
     return PaymentView.of(payment)

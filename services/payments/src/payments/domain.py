@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import Field
-
 from junction.events import Event, now
 from junction.store import Aggregate
 
@@ -37,14 +35,22 @@ class Payment(Aggregate):
     @classmethod
     def charge(cls, order_id: str, amount_cents: int, token: str, customer_email: str) -> Payment:
         approved = token in APPROVED_TOKENS
-        payment = cls(order_id=order_id, amount_cents=amount_cents,
-                      customer_email=customer_email, charged_at=now(),
-                      status=PaymentStatus.APPROVED if approved else PaymentStatus.DECLINED,
-                      decline_reason=None if approved else "card_declined")
-        payment.record(Event(
-            type="PaymentSucceeded" if approved else "PaymentFailed", source=SOURCE,
+        payment = cls(
             order_id=order_id,
-            data={"amount_cents": amount_cents, "reason": payment.decline_reason}))
+            amount_cents=amount_cents,
+            customer_email=customer_email,
+            charged_at=now(),
+            status=PaymentStatus.APPROVED if approved else PaymentStatus.DECLINED,
+            decline_reason=None if approved else "card_declined",
+        )
+        payment.record(
+            Event(
+                type="PaymentSucceeded" if approved else "PaymentFailed",
+                source=SOURCE,
+                order_id=order_id,
+                data={"amount_cents": amount_cents, "reason": payment.decline_reason},
+            )
+        )
         return payment
 
     def order_cancelled(self) -> bool:
@@ -53,6 +59,12 @@ class Payment(Aggregate):
             return False
         self.status = PaymentStatus.REFUNDED
         self.refunded_at = now()
-        self.record(Event(type="PaymentRefunded", source=SOURCE, order_id=self.order_id,
-                          data={"amount_cents": self.amount_cents}))
+        self.record(
+            Event(
+                type="PaymentRefunded",
+                source=SOURCE,
+                order_id=self.order_id,
+                data={"amount_cents": self.amount_cents},
+            )
+        )
         return True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from junction.events import Event
 from junction.store import AggregateStore
-
 from payments.domain import Payment, PaymentStatus
 
 Payments = AggregateStore[Payment]
@@ -27,8 +26,9 @@ async def refund_if_cancelled(payments: Payments, event: Event) -> None:
 
     def change(payment: Payment | None) -> Payment | None:
         if payment is None:
-            return Payment(order_id=event.order_id, status=PaymentStatus.VOID,
-                           decline_reason="order_cancelled")
+            return Payment(
+                order_id=event.order_id, status=PaymentStatus.VOID, decline_reason="order_cancelled"
+            )
         return payment if payment.order_cancelled() else None
 
     await payments.mutate(event.order_id, change)

@@ -7,7 +7,6 @@ from fastapi import FastAPI
 from junction.events import ORDERS, PAYMENTS
 from junction.runtime import ServiceRuntime
 from junction.store import AggregateStore
-
 from payments import api, subscribers
 from payments.deps import PaymentsDeps
 from payments.domain import Payment
@@ -23,8 +22,13 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
         kv = await rt.bucket(settings.bucket)
         deps = PaymentsDeps(
             settings=settings,
-            payments=AggregateStore(kv, Payment, prefix="payment", relay=rt.relay(kv),
-                                    cas_attempts=settings.cas_attempts),
+            payments=AggregateStore(
+                kv,
+                Payment,
+                prefix="payment",
+                relay=rt.relay(kv),
+                cas_attempts=settings.cas_attempts,
+            ),
         )
         app.state.deps = deps
         subscribers.register(rt, deps)

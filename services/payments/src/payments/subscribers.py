@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from junction.events import Event
 from junction.runtime import ServiceRuntime
-
 from payments import handlers
 from payments.deps import PaymentsDeps
 

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from junction.contracts import Items, OrderId
-
 from storefront import handlers
 from storefront.deps import StorefrontDep
 
@@ -20,8 +19,9 @@ class CheckoutBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_email: EmailStr
     items: Items
-    payment_token: str = Field(min_length=1, max_length=64,
-                               description="tok_visa is approved, tok_declined is declined")
+    payment_token: str = Field(
+        min_length=1, max_length=64, description="tok_visa is approved, tok_declined is declined"
+    )
 
 
 class CheckoutAccepted(BaseModel):
@@ -38,8 +38,9 @@ class Product(BaseModel):
     available: int
 
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1,
-                                              max_length=200)]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+]
 
 
 @router.get("/products")
@@ -50,19 +51,34 @@ async def list_products(deps: StorefrontDep) -> list[Product]:
     return [Product.model_validate(p) for p in answer.body]
 
 
-@router.post("/checkout", status_code=201, response_model=CheckoutAccepted,
-             responses={402: {"description": "payment declined"},
-                        409: {"description": "out of stock, or the same key in flight"},
-                        422: {"description": "invalid input, naming the field"},
-                        503: {"description": "a dependency is down"}})
-async def checkout(body: CheckoutBody, deps: StorefrontDep,
-                   idempotency_key: IdempotencyKey = None) -> JSONResponse:
+@router.post(
+    "/checkout",
+    status_code=201,
+    response_model=CheckoutAccepted,
+    responses={
+        402: {"description": "payment declined"},
+        409: {"description": "out of stock, or the same key in flight"},
+        422: {"description": "invalid input, naming the field"},
+        503: {"description": "a dependency is down"},
+    },
+)
+async def checkout(
+    body: CheckoutBody, deps: StorefrontDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
     request_body: dict[str, Any] = body.model_dump(mode="json")
     answer = await handlers.idempotent_checkout(
-        handlers.Checkout(customer_email=str(body.customer_email),
-                          items=request_body["items"], payment_token=body.payment_token),
-        request_body, idempotency_key, requests=deps.requests, orders=deps.orders,
-        payments=deps.payments, lease_seconds=deps.settings.idempotency_lease_seconds)
+        handlers.Checkout(
+            customer_email=str(body.customer_email),
+            items=request_body["items"],
+            payment_token=body.payment_token,
+        ),
+        request_body,
+        idempotency_key,
+        requests=deps.requests,
+        orders=deps.orders,
+        payments=deps.payments,
+        lease_seconds=deps.settings.idempotency_lease_seconds,
+    )
     return JSONResponse(answer.body, status_code=answer.status)
 
 
@@ -74,5 +90,7 @@ async def get_order(order_id: OrderId, deps: StorefrontDep) -> dict[str, Any]:
     if answer.status != 200:
         raise HTTPException(502, detail=f"orders answered {answer.status}")
     order: dict[str, Any] = answer.body
-    return {k: order[k] for k in ("order_id", "status", "items", "total_cents", "created_at",
-                                  "timeline")}
+    return {
+        k: order[k]
+        for k in ("order_id", "status", "items", "total_cents", "created_at", "timeline")
+    }

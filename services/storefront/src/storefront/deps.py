@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from junction.http import ServiceClient
-
 from storefront.handlers import Requests
 from storefront.settings import StorefrontSettings
 

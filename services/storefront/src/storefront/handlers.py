@@ -12,7 +12,6 @@ from opentelemetry import trace
 from junction.events import now
 from junction.http import ServiceClient
 from junction.store import AggregateStore
-
 from storefront.domain import IdempotentRequest, fingerprint, key_id, order_id_for
 
 logger = logging.getLogger(__name__)
@@ -33,13 +32,20 @@ class Answer:
     body: dict[str, Any]
 
 
-async def checkout(cmd: Checkout, orders: ServiceClient, payments: ServiceClient,
-                   order_id: str) -> Answer:
+async def checkout(
+    cmd: Checkout, orders: ServiceClient, payments: ServiceClient, order_id: str
+) -> Answer:
     """Create the order (stock reserved) and charge it; the answer the customer gets."""
     trace.get_current_span().set_attribute("order.id", order_id)
-    created = await orders.post("/orders", {
-        "order_id": order_id, "customer_email": cmd.customer_email, "items": cmd.items,
-    }, idempotent=True)  # idempotent by order id
+    created = await orders.post(
+        "/orders",
+        {
+            "order_id": order_id,
+            "customer_email": cmd.customer_email,
+            "items": cmd.items,
+        },
+        idempotent=True,
+    )  # idempotent by order id
     if created.status in (409, 422):
         return Answer(created.status, created.body)
     if created.status not in (200, 201):
@@ -48,30 +54,53 @@ async def checkout(cmd: Checkout, orders: ServiceClient, payments: ServiceClient
     if order["status"] != "PENDING_PAYMENT":
         # A retried request whose order already moved on: answer from the order itself.
         return answer_for_order(order)
-    paid = await payments.post("/payments", {
-        "order_id": order_id, "amount_cents": order["total_cents"],
-        "payment_token": cmd.payment_token, "customer_email": cmd.customer_email,
-    }, idempotent=True)  # idempotent by order id
+    paid = await payments.post(
+        "/payments",
+        {
+            "order_id": order_id,
+            "amount_cents": order["total_cents"],
+            "payment_token": cmd.payment_token,
+            "customer_email": cmd.customer_email,
+        },
+        idempotent=True,
+    )  # idempotent by order id
     if paid.status == 422:
         return Answer(422, paid.body)
     if paid.status not in (200, 201):
         raise RuntimeError(f"payments answered {paid.status}")
     if paid.body["status"] == "approved":
-        return Answer(201, {"order_id": order_id, "status": "PAID", "payment_status": "approved",
-                            "total_cents": order["total_cents"]})
-    return Answer(402, {"error": "payment_declined", "order_id": order_id,
-                        "payment_status": paid.body["status"],
-                        "message": f"payment {paid.body['status']}: "
-                                   f"{paid.body.get('decline_reason') or 'declined'}"})
+        return Answer(
+            201,
+            {
+                "order_id": order_id,
+                "status": "PAID",
+                "payment_status": "approved",
+                "total_cents": order["total_cents"],
+            },
+        )
+    return Answer(
+        402,
+        {
+            "error": "payment_declined",
+            "order_id": order_id,
+            "payment_status": paid.body["status"],
+            "message": f"payment {paid.body['status']}: "
+            f"{paid.body.get('decline_reason') or 'declined'}",
+        },
+    )
 
 
 def answer_for_order(order: dict[str, Any]) -> Answer:
-    base = {"order_id": order["order_id"], "status": order["status"],
-            "total_cents": order["total_cents"]}
+    base = {
+        "order_id": order["order_id"],
+        "status": order["status"],
+        "total_cents": order["total_cents"],
+    }
     if order["status"] in ("PAID", "CONFIRMED"):
         return Answer(201, {**base, "payment_status": "approved"})
-    return Answer(402, {"error": "payment_declined", **base,
-                        "message": f"order is {order['status']}"})
+    return Answer(
+        402, {"error": "payment_declined", **base, "message": f"order is {order['status']}"}
+    )
 
 
 async def idempotent_checkout(
@@ -98,19 +127,28 @@ async def idempotent_checkout(
         if current is None:
             return IdempotentRequest(fingerprint=print_, started_at=started)
         if current.fingerprint != print_:
-            verdict = Answer(422, {"error": "idempotency_key_reused",
-                                   "field": "Idempotency-Key",
-                                   "message": "this Idempotency-Key was used with a different "
-                                              "request body"})
+            verdict = Answer(
+                422,
+                {
+                    "error": "idempotency_key_reused",
+                    "field": "Idempotency-Key",
+                    "message": "this Idempotency-Key was used with a different request body",
+                },
+            )
             return None
         if current.done:
             assert current.status_code is not None and current.body is not None
             verdict = Answer(current.status_code, current.body)
             return None
         if started - current.started_at < timedelta(seconds=lease_seconds):
-            verdict = Answer(409, {"error": "request_in_progress",
-                                   "message": "a request with this Idempotency-Key is still "
-                                              "being processed; retry shortly"})
+            verdict = Answer(
+                409,
+                {
+                    "error": "request_in_progress",
+                    "message": "a request with this Idempotency-Key is still "
+                    "being processed; retry shortly",
+                },
+            )
             return None
         current.started_at = started  # the first attempt died: take over its lease
         return current

@@ -6,7 +6,6 @@ from fastapi import FastAPI
 
 from junction.runtime import ServiceRuntime
 from junction.store import AggregateStore
-
 from storefront import api
 from storefront.deps import StorefrontDeps
 from storefront.domain import IdempotentRequest
@@ -22,8 +21,9 @@ def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
         kv = await rt.bucket(settings.bucket)
         app.state.deps = StorefrontDeps(
             settings=settings,
-            requests=AggregateStore(kv, IdempotentRequest, prefix="idem",
-                                    cas_attempts=settings.cas_attempts),
+            requests=AggregateStore(
+                kv, IdempotentRequest, prefix="idem", cas_attempts=settings.cas_attempts
+            ),
             orders=rt.client("orders", settings.orders_url),
             inventory=rt.client("inventory", settings.inventory_url),
             payments=rt.client("payments", settings.payments_url),

@@ -56,8 +56,13 @@ class FakeKV:
 
     async def watch(self, pattern: str, **_: Any) -> FakeWatcher:
         glob = pattern.replace(">", "*")
-        return FakeWatcher([FakeEntry(k, None, r) for k, (_, r) in sorted(self.data.items())
-                            if fnmatch.fnmatch(k, glob)])
+        return FakeWatcher(
+            [
+                FakeEntry(k, None, r)
+                for k, (_, r) in sorted(self.data.items())
+                if fnmatch.fnmatch(k, glob)
+            ]
+        )
 
 
 class FakeWatcher:

@@ -40,17 +40,23 @@ class MailStore:
         out = []
         for path in sorted(self.folder.glob("*.eml"), reverse=True):  # newest first, as Mailpit
             msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            out.append({
-                "ID": path.stem,
-                "MessageID": str(msg.get("Message-ID", "")).strip().strip("<>"),
-                "From": {"Name": "", "Address": str(msg.get("From", ""))},
-                "To": [{"Name": "", "Address": a.strip()}
-                       for a in str(msg.get("To", "")).split(",") if a.strip()],
-                "Subject": str(msg.get("Subject", "")),
-                "Created": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                         time.gmtime(int(path.stem.split("-")[0]) / 1e9)),
-                "Size": path.stat().st_size,
-            })
+            out.append(
+                {
+                    "ID": path.stem,
+                    "MessageID": str(msg.get("Message-ID", "")).strip().strip("<>"),
+                    "From": {"Name": "", "Address": str(msg.get("From", ""))},
+                    "To": [
+                        {"Name": "", "Address": a.strip()}
+                        for a in str(msg.get("To", "")).split(",")
+                        if a.strip()
+                    ],
+                    "Subject": str(msg.get("Subject", "")),
+                    "Created": time.strftime(
+                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(path.stem.split("-")[0]) / 1e9)
+                    ),
+                    "Size": path.stat().st_size,
+                }
+            )
         return out
 
 
@@ -58,7 +64,7 @@ class Handler:
     def __init__(self, store: MailStore) -> None:
         self.store = store
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content
         raw = content if isinstance(content, bytes) else str(content).encode()
         self.store.save(raw)
@@ -70,9 +76,16 @@ def http_app(store: MailStore) -> web.Application:
         start = int(request.query.get("start", "0"))
         limit = int(request.query.get("limit", "50"))
         all_ = store.summaries()
-        page = all_[start:start + limit]
-        return web.json_response({"total": len(all_), "count": len(page), "start": start,
-                                  "messages_count": len(all_), "messages": page})
+        page = all_[start : start + limit]
+        return web.json_response(
+            {
+                "total": len(all_),
+                "count": len(page),
+                "start": start,
+                "messages_count": len(all_),
+                "messages": page,
+            }
+        )
 
     async def livez(_: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})

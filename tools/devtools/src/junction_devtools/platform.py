@@ -36,8 +36,10 @@ DEFAULT_PORTS = {
 def ports_from_env(env: dict[str, str] | None = None) -> dict[str, int]:
     """Ports, each overridable by JUNCTION_<NAME>_PORT (e.g. JUNCTION_STOREFRONT_PORT)."""
     env = dict(os.environ if env is None else env)
-    return {name: int(env.get(f"JUNCTION_{name.upper()}_PORT", port))
-            for name, port in DEFAULT_PORTS.items()}
+    return {
+        name: int(env.get(f"JUNCTION_{name.upper()}_PORT", port))
+        for name, port in DEFAULT_PORTS.items()
+    }
 
 
 def free_ports(names: list[str] | tuple[str, ...] = tuple(DEFAULT_PORTS)) -> dict[str, int]:
@@ -64,8 +66,9 @@ def nats_server_binary() -> str:
     return found
 
 
-def nats_config(store_dir: Path, port: int, monitor_port: int, *, name: str = "junction-local",
-                extra: str = "") -> str:
+def nats_config(
+    store_dir: Path, port: int, monitor_port: int, *, name: str = "junction-local", extra: str = ""
+) -> str:
     return (
         f"server_name: {name}\n"
         f"listen: 127.0.0.1:{port}\n"
@@ -82,8 +85,9 @@ def nats_config(store_dir: Path, port: int, monitor_port: int, *, name: str = "j
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
-            return 200 <= resp.status < 300
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            status: int = resp.status
+            return 200 <= status < 300
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return False
 
@@ -102,8 +106,9 @@ class Proc:
         log = self.log_path.open("ab")
         # Own session: a Ctrl-C at the terminal reaches only the runner, which then stops
         # everything in order (services first, NATS last).
-        self.popen = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=log,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            self.argv, env=self.env, stdout=log, stderr=log, start_new_session=True
+        )
         log.close()
 
     @property
@@ -147,13 +152,17 @@ class Platform:
     def urls(self) -> dict[str, str]:
         p = self.ports
         urls = {name: f"http://127.0.0.1:{p[name]}" for name in SERVICES}
-        urls.update(nats=f"nats://127.0.0.1:{p['nats']}",
-                    nats_monitor=f"http://127.0.0.1:{p['nats_monitor']}",
-                    smtp=f"smtp://127.0.0.1:{p['smtp']}",
-                    mail_api=f"http://127.0.0.1:{p['mail_api']}")
+        urls.update(
+            nats=f"nats://127.0.0.1:{p['nats']}",
+            nats_monitor=f"http://127.0.0.1:{p['nats_monitor']}",
+            smtp=f"smtp://127.0.0.1:{p['smtp']}",
+            mail_api=f"http://127.0.0.1:{p['mail_api']}",
+        )
         if self.telemetry and self.otlp_endpoint is None:
-            urls.update(otlp_grpc=f"http://127.0.0.1:{p['otlp_grpc']}",
-                        trace_query=f"http://127.0.0.1:{p['trace_query']}")
+            urls.update(
+                otlp_grpc=f"http://127.0.0.1:{p['otlp_grpc']}",
+                trace_query=f"http://127.0.0.1:{p['trace_query']}",
+            )
         return urls
 
     def e2e_env(self) -> dict[str, str]:
@@ -185,39 +194,72 @@ class Platform:
         conf = self.state_dir / "nats.conf"
         conf.write_text(nats_config(nats_dir, p["nats"], p["nats_monitor"]))
         base = self._base_env()
-        self.procs["nats"] = Proc("nats", [nats_server_binary(), "-c", str(conf)], base,
-                                  f"http://127.0.0.1:{p['nats_monitor']}/healthz?js-enabled-only=true",
-                                  logs / "nats.log")
+        self.procs["nats"] = Proc(
+            "nats",
+            [nats_server_binary(), "-c", str(conf)],
+            base,
+            f"http://127.0.0.1:{p['nats_monitor']}/healthz?js-enabled-only=true",
+            logs / "nats.log",
+        )
         self.procs["mailsink"] = Proc(
             "mailsink",
-            [py, "-m", "junction_devtools.mailsink", "--dir", str(self.state_dir / "mail"),
-             "--smtp-port", str(p["smtp"]), "--http-port", str(p["mail_api"])],
-            base, f"http://127.0.0.1:{p['mail_api']}/livez", logs / "mailsink.log")
+            [
+                py,
+                "-m",
+                "junction_devtools.mailsink",
+                "--dir",
+                str(self.state_dir / "mail"),
+                "--smtp-port",
+                str(p["smtp"]),
+                "--http-port",
+                str(p["mail_api"]),
+            ],
+            base,
+            f"http://127.0.0.1:{p['mail_api']}/livez",
+            logs / "mailsink.log",
+        )
         otlp = self.otlp_endpoint
         if self.telemetry and otlp is None:
             otlp = f"http://127.0.0.1:{p['otlp_grpc']}"
             self.procs["tracestore"] = Proc(
                 "tracestore",
-                [py, "-m", "junction_devtools.tracestore", "--otlp-port", str(p["otlp_grpc"]),
-                 "--http-port", str(p["trace_query"])],
-                base, f"http://127.0.0.1:{p['trace_query']}/livez", logs / "tracestore.log")
+                [
+                    py,
+                    "-m",
+                    "junction_devtools.tracestore",
+                    "--otlp-port",
+                    str(p["otlp_grpc"]),
+                    "--http-port",
+                    str(p["trace_query"]),
+                ],
+                base,
+                f"http://127.0.0.1:{p['trace_query']}/livez",
+                logs / "tracestore.log",
+            )
         for name in SERVICES:
             env = dict(base)
-            env.update({
-                "JUNCTION_PORT": str(p[name]),
-                "JUNCTION_NATS_URL": f"nats://127.0.0.1:{p['nats']}",
-                "JUNCTION_ORDERS_URL": f"http://127.0.0.1:{p['orders']}",
-                "JUNCTION_INVENTORY_URL": f"http://127.0.0.1:{p['inventory']}",
-                "JUNCTION_PAYMENTS_URL": f"http://127.0.0.1:{p['payments']}",
-                "JUNCTION_SMTP_PORT": str(p["smtp"]),
-                "JUNCTION_TELEMETRY_ENABLED": "true" if self.telemetry else "false",
-            })
+            env.update(
+                {
+                    "JUNCTION_PORT": str(p[name]),
+                    "JUNCTION_NATS_URL": f"nats://127.0.0.1:{p['nats']}",
+                    "JUNCTION_ORDERS_URL": f"http://127.0.0.1:{p['orders']}",
+                    "JUNCTION_INVENTORY_URL": f"http://127.0.0.1:{p['inventory']}",
+                    "JUNCTION_PAYMENTS_URL": f"http://127.0.0.1:{p['payments']}",
+                    "JUNCTION_SMTP_PORT": str(p["smtp"]),
+                    "JUNCTION_TELEMETRY_ENABLED": "true" if self.telemetry else "false",
+                }
+            )
             if self.telemetry and otlp:
                 env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp
                 env["OTEL_EXPORTER_OTLP_INSECURE"] = "true"
             env.update(self.service_env.get(name, {}))
-            self.procs[name] = Proc(name, [py, "-m", f"{name}.main"], env,
-                                    f"http://127.0.0.1:{p[name]}/readyz", logs / f"{name}.log")
+            self.procs[name] = Proc(
+                name,
+                [py, "-m", f"{name}.main"],
+                env,
+                f"http://127.0.0.1:{p[name]}/readyz",
+                logs / f"{name}.log",
+            )
 
     def start(self, timeout: float = 60.0) -> float:
         """Start everything and wait until each process is ready; seconds it took."""
@@ -239,13 +281,16 @@ class Platform:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not proc.running:
-                raise RuntimeError(f"{name} exited with {proc.popen and proc.popen.returncode}; "
-                                   f"see {proc.log_path}:\n{tail(proc.log_path)}")
+                raise RuntimeError(
+                    f"{name} exited with {proc.popen and proc.popen.returncode}; "
+                    f"see {proc.log_path}:\n{tail(proc.log_path)}"
+                )
             if http_ok(proc.ready_url):
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"{name} not ready after {timeout:.0f}s; see {proc.log_path}:\n"
-                           f"{tail(proc.log_path)}")
+        raise RuntimeError(
+            f"{name} not ready after {timeout:.0f}s; see {proc.log_path}:\n{tail(proc.log_path)}"
+        )
 
     def restart(self, name: str, timeout: float = 60.0) -> None:
         self.procs[name].stop()

@@ -14,17 +14,26 @@ from junction_devtools.platform import Platform, ports_from_env
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--state-dir", type=Path,
-                        default=Path(os.environ.get("JUNCTION_STATE_DIR", ".run")))
-    parser.add_argument("--no-telemetry", action="store_true",
-                        help="run without tracing (no local trace store)")
-    parser.add_argument("--otlp-endpoint", default=os.environ.get("JUNCTION_OTLP_ENDPOINT"),
-                        help="export traces to this OTLP/gRPC endpoint (e.g. a Jaeger in "
-                             "Docker, http://127.0.0.1:4317) instead of the local trace store")
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(os.environ.get("JUNCTION_STATE_DIR", ".run"))
+    )
+    parser.add_argument(
+        "--no-telemetry", action="store_true", help="run without tracing (no local trace store)"
+    )
+    parser.add_argument(
+        "--otlp-endpoint",
+        default=os.environ.get("JUNCTION_OTLP_ENDPOINT"),
+        help="export traces to this OTLP/gRPC endpoint (e.g. a Jaeger in "
+        "Docker, http://127.0.0.1:4317) instead of the local trace store",
+    )
     args = parser.parse_args()
 
-    platform = Platform(state_dir=args.state_dir, ports=ports_from_env(),
-                        telemetry=not args.no_telemetry, otlp_endpoint=args.otlp_endpoint)
+    platform = Platform(
+        state_dir=args.state_dir,
+        ports=ports_from_env(),
+        telemetry=not args.no_telemetry,
+        otlp_endpoint=args.otlp_endpoint,
+    )
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -35,27 +44,30 @@ def main() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"starting Junction (state in {platform.state_dir}) ...", flush=True)  # noqa: T201
+    print(f"starting Junction (state in {platform.state_dir}) ...", flush=True)
     try:
         took = platform.start()
         platform.write_env_file()
         width = max(len(k) for k in platform.urls)
-        print(f"\nJunction is ready in {took:.1f}s:", flush=True)  # noqa: T201
+        print(f"\nJunction is ready in {took:.1f}s:", flush=True)
         for name, url in platform.urls.items():
-            print(f"  {name:<{width}}  {url}")  # noqa: T201
-        print(f"\nlogs: {platform.state_dir / 'logs'}   mail: {platform.state_dir / 'mail'}"  # noqa: T201
-              "\nCtrl-C stops everything.", flush=True)
+            print(f"  {name:<{width}}  {url}")
+        print(
+            f"\nlogs: {platform.state_dir / 'logs'}   mail: {platform.state_dir / 'mail'}"
+            "\nCtrl-C stops everything.",
+            flush=True,
+        )
         while True:
             for name, proc in platform.procs.items():
                 if not proc.running:
                     raise RuntimeError(f"{name} exited unexpectedly; see {proc.log_path}")
             time.sleep(0.5)
     except KeyboardInterrupt:
-        print("\nstopping ...", flush=True)  # noqa: T201
+        print("\nstopping ...", flush=True)
         platform.stop()
-        print("stopped.")  # noqa: T201
+        print("stopped.")
     except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"error: {exc}", file=sys.stderr)
         platform.stop()
         sys.exit(1)
 

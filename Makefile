@@ -1,0 +1,45 @@
+# Junction's porcelain. `make run` runs the platform; `make test` runs every test tier.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+PYTHON ?= python3
+# uv from PATH, else installed on first use with pip (as `python3 -m uv`).
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+
+.PHONY: help setup run test test-unit test-integration test-e2e lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+setup: ## install uv (if missing) and the locked dependencies, nats-server included
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --locked --quiet
+
+run: setup ## run the whole platform locally (foreground; Ctrl-C stops it)
+	@$(UV) run --locked --quiet junction-run
+
+test: setup lint ## lint, type-check and run every test tier
+	@$(UV) run --locked --quiet pytest
+
+test-unit: setup ## unit tests only (fakes, no processes)
+	@$(UV) run --locked --quiet pytest -m unit
+
+test-integration: setup ## integration tests (real nats-server, real HTTP)
+	@$(UV) run --locked --quiet pytest -m integration
+
+test-e2e: setup ## the e2e suite (starts the platform unless JUNCTION_STOREFRONT_URL is set)
+	@$(UV) run --locked --quiet pytest tests/e2e
+
+lint: setup ## ruff and mypy --strict
+	@$(UV) run --locked --quiet ruff check .
+	@$(UV) run --locked --quiet ruff format --check .
+	@$(UV) run --locked --quiet mypy
+
+format: setup ## apply ruff's fixes and formatting
+	@$(UV) run --locked --quiet ruff check --fix .
+	@$(UV) run --locked --quiet ruff format .
+
+clean: ## remove local state (.run/: NATS data, mail, logs)
+	rm -rf .run

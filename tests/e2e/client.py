@@ -1,0 +1,143 @@
+"""What the e2e suite knows of the platform: base URLs from environment variables, and
+helpers that use only the public APIs (HTTP, the mail sink's API, NATS)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+TERMINAL = {"CONFIRMED", "CANCELLED"}
+
+
+@dataclass
+class Endpoints:
+    storefront: str
+    orders: str
+    inventory: str
+    payments: str
+    mail_api: str
+    nats: str
+    trace_query: str | None = None
+    platform: Any = None  # the local Platform when the suite started one itself
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Endpoints | None:
+        env = os.environ
+        if "JUNCTION_STOREFRONT_URL" not in env:
+            return None
+        return cls(
+            storefront=env["JUNCTION_STOREFRONT_URL"],
+            orders=env["JUNCTION_ORDERS_URL"],
+            inventory=env["JUNCTION_INVENTORY_URL"],
+            payments=env["JUNCTION_PAYMENTS_URL"],
+            mail_api=env["JUNCTION_MAIL_API_URL"],
+            nats=env["JUNCTION_NATS_URL"],
+            trace_query=env.get("JUNCTION_TRACE_QUERY_URL"),
+        )
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class Shop:
+    """A customer's and an operator's view of a running Junction."""
+
+    def __init__(self, endpoints: Endpoints, session: aiohttp.ClientSession) -> None:
+        self.ep = endpoints
+        self.http = session
+
+    async def call(
+        self, method: str, url: str, json: Any = None, headers: dict[str, str] | None = None
+    ) -> Reply:
+        async with self.http.request(method, url, json=json, headers=headers) as resp:
+            body = await resp.json(content_type=None) if resp.content_length != 0 else None
+            return Reply(resp.status, body, dict(resp.headers))
+
+    async def checkout(
+        self,
+        items: list[dict[str, Any]],
+        *,
+        token: str = "tok_visa",
+        email: str | None = None,
+        key: str | None = None,
+    ) -> Reply:
+        body = {
+            "customer_email": email or f"e2e-{uuid.uuid4().hex[:8]}@example.com",
+            "items": items,
+            "payment_token": token,
+        }
+        headers = {"Idempotency-Key": key} if key else None
+        return await self.call("POST", f"{self.ep.storefront}/api/checkout", body, headers)
+
+    async def order(self, order_id: str) -> Reply:
+        return await self.call("GET", f"{self.ep.storefront}/api/orders/{order_id}")
+
+    async def new_sku(self, stock: int, price_cents: int = 999) -> str:
+        sku = f"E2E-{uuid.uuid4().hex[:12].upper()}"
+        reply = await self.call(
+            "PUT",
+            f"{self.ep.inventory}/products/{sku}",
+            {"name": f"e2e {sku}", "price_cents": price_cents, "stock": stock},
+        )
+        assert reply.status == 201, reply.body
+        return sku
+
+    async def ledger(self, sku: str) -> dict[str, Any]:
+        reply = await self.call("GET", f"{self.ep.inventory}/products/{sku}")
+        assert reply.status == 200, reply.body
+        ledger: dict[str, Any] = reply.body
+        return ledger
+
+    async def wait_for(
+        self, order_id: str, check: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """Poll the order until `check` holds; the order."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            reply = await self.order(order_id)
+            if reply.status == 200:
+                last = reply.body
+                if check(last):
+                    return dict(last)
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"order {order_id} did not get there in {timeout}s: {last}")
+
+    async def wait_terminal(self, order_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        return await self.wait_for(order_id, lambda o: o["status"] in TERMINAL, timeout)
+
+    async def emails(self) -> list[dict[str, Any]]:
+        """Every message in the mail sink (Mailpit's API shape), oldest first."""
+        messages: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            reply = await self.call(
+                "GET", f"{self.ep.mail_api}/api/v1/messages?start={start}&limit=500"
+            )
+            page = reply.body["messages"]
+            messages.extend(page)
+            start += len(page)
+            if not page or start >= reply.body["total"]:
+                return list(reversed(messages))
+
+    async def emails_for(self, order_id: str) -> list[str]:
+        """Message-IDs in the sink for one order, one per message received."""
+        return [
+            m["MessageID"] for m in await self.emails() if m["MessageID"].startswith(f"{order_id}.")
+        ]
+
+
+def events(timeline: list[dict[str, Any]]) -> list[str]:
+    return [entry["event"] for entry in timeline]

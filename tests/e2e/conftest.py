@@ -1,0 +1,47 @@
+"""The e2e suite runs against a running platform given by JUNCTION_*_URL variables (as the
+Kubernetes Job does); without them it starts the platform itself, as `make run` does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+
+from tests.e2e.client import Endpoints, Shop
+
+
+@pytest.fixture(scope="session")
+def endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    given = Endpoints.from_env()
+    if given is not None:
+        yield given
+        return
+    from junction_devtools.platform import Platform, free_ports
+
+    platform = Platform(
+        state_dir=tmp_path_factory.mktemp("platform"), ports=free_ports(), telemetry=False
+    )
+    try:
+        platform.start()
+    except Exception:
+        platform.stop()
+        raise
+    env = platform.e2e_env()
+    yield Endpoints(
+        storefront=env["JUNCTION_STOREFRONT_URL"],
+        orders=env["JUNCTION_ORDERS_URL"],
+        inventory=env["JUNCTION_INVENTORY_URL"],
+        payments=env["JUNCTION_PAYMENTS_URL"],
+        mail_api=env["JUNCTION_MAIL_API_URL"],
+        nats=env["JUNCTION_NATS_URL"],
+        trace_query=env.get("JUNCTION_TRACE_QUERY_URL"),
+        platform=platform,
+    )
+    platform.stop()
+
+
+@pytest.fixture(scope="session")
+async def shop(endpoints: Endpoints) -> AsyncIterator[Shop]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield Shop(endpoints, session)
