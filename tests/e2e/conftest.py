@@ -20,7 +20,16 @@ def endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     from junction_devtools.platform import Platform, free_ports
 
     platform = Platform(
-        state_dir=tmp_path_factory.mktemp("platform"), ports=free_ports(), telemetry=False
+        state_dir=tmp_path_factory.mktemp("platform"),
+        ports=free_ports(),
+        telemetry=True,
+        # A short ack wait so that the redelivery cases take seconds, not the default 30 s.
+        service_env={
+            "notifications": {
+                "JUNCTION_CONSUMER_ACK_WAIT_SECONDS": "4",
+                "JUNCTION_SMTP_TIMEOUT_SECONDS": "10",
+            }
+        },
     )
     try:
         platform.start()

@@ -182,8 +182,13 @@ class EventConsumer:
         try:
             event = parse_event(raw.data, self.event_type)
             span = trace.get_current_span()
+            # Complete FastStream's consumer span per the messaging semantic conventions.
+            span.set_attribute("messaging.destination.name", raw.subject)
+            span.set_attribute("messaging.operation.type", "process")
+            span.set_attribute("messaging.consumer.group.name", self.durable)
             span.set_attribute("order.id", event.order_id)
-            span.set_attribute("messaging.message.id", event.id)
+            span.set_attribute("junction.event.id", event.id)
+            span.set_attribute("junction.deliveries", deliveries)
             await self._handler(event)
         except Defer as exc:
             await raw.nak(delay=max(exc.delay, 0.01))
@@ -221,8 +226,13 @@ def subscribe(
     event_type: str,
     handler: EventHandler,
     dead_letters: DeadLetters,
+    max_ack_pending: int | None = None,
 ) -> EventConsumer:
-    """Register a durable pull consumer for `event_type` events published by `source`."""
+    """Register a durable pull consumer for `event_type` events published by `source`.
+
+    `max_ack_pending` bounds unacknowledged messages; a timer consumer, whose messages wait
+    (nak with delay) until their deadline, needs it as large as the timers it may hold.
+    """
     stream = STREAM_OF_SOURCE[source]
     durable = f"{settings.service_name}-{event_type}"
     consumer = EventConsumer(
@@ -246,7 +256,7 @@ def subscribe(
             ack_policy=api.AckPolicy.EXPLICIT,
             ack_wait=settings.consumer_ack_wait_seconds,
             max_deliver=settings.consumer_max_deliver,
-            max_ack_pending=max(settings.consumer_workers * 4, 64),
+            max_ack_pending=max_ack_pending or max(settings.consumer_workers * 4, 64),
         ),
         pull_sub=PullSub(batch_size=settings.consumer_workers, timeout=1.0),
         max_workers=settings.consumer_workers,

@@ -101,7 +101,14 @@ class ServiceRuntime:
         self._shutdown_hooks.append(hook)
         return hook
 
-    def subscribe(self, source: str, event_type: str, handler: EventHandler) -> None:
+    def subscribe(
+        self,
+        source: str,
+        event_type: str,
+        handler: EventHandler,
+        *,
+        max_ack_pending: int | None = None,
+    ) -> None:
         """Consume `event_type` events from `source`'s stream with `handler`."""
         subscribe(
             self.broker,
@@ -110,6 +117,7 @@ class ServiceRuntime:
             event_type=event_type,
             handler=handler,
             dead_letters=self.dead_letters,
+            max_ack_pending=max_ack_pending,
         )
 
     async def bucket(self, name: str) -> KeyValue:
@@ -261,7 +269,10 @@ class ServiceRuntime:
             from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
             FastAPIInstrumentor.instrument_app(
-                app, tracer_provider=self.tracer_provider, excluded_urls="healthz,readyz"
+                app,
+                tracer_provider=self.tracer_provider,
+                excluded_urls="healthz,readyz",
+                exclude_spans=["receive", "send"],  # ASGI message spans: noise in a waterfall
             )
         return app
 

@@ -26,6 +26,11 @@ K8S_ENV = {
 }
 
 
+def annotate_order(order_id: str) -> None:
+    """Tag the current span with the order it is about (`order.id`)."""
+    trace.get_current_span().set_attribute("order.id", order_id)
+
+
 def resource_for(settings: ServiceSettings) -> Resource:
     """Resource attributes: service identity plus Kubernetes placement when known."""
     attrs: dict[str, str] = {

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from nats.errors import Error as NatsError
+from opentelemetry import trace
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -101,6 +102,36 @@ class RequestGuard:
         await _error(status, error, message)(scope, receive, send)
 
 
+class TraceIdHeader:
+    """Pure ASGI middleware: `X-Trace-Id` on every response, so a person can open the trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_trace_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                trace_id = current_trace_id()
+                if trace_id:
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        (b"x-trace-id", trace_id.encode()),
+                    ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace_id)
+
+
+def current_trace_id() -> str | None:
+    """The current trace id in hex, or None outside a recorded trace."""
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -168,3 +199,4 @@ def install_http_basics(app: FastAPI, runtime: ServiceRuntime) -> None:
         return _error(413, "body_too_large", "request body is too large")
 
     app.add_middleware(RequestGuard, max_body_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(TraceIdHeader)

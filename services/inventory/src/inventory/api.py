@@ -12,6 +12,7 @@ from inventory import handlers
 from inventory.deps import InventoryDep
 from inventory.domain import Reservation, ReservationStatus, StockItem
 from junction.contracts import Items, OrderId, Sku, merge_lines
+from junction.telemetry import annotate_order
 
 router = APIRouter()
 
@@ -146,6 +147,7 @@ async def restock(sku: Sku, body: RestockBody, inv: InventoryDep) -> StockLedger
     },
 )
 async def reserve(body: ReserveBody, inv: InventoryDep) -> ReservationView | JSONResponse:
+    annotate_order(body.order_id)
     hold = min(
         body.hold_seconds or inv.settings.reservation_hold_seconds, inv.settings.max_hold_seconds
     )

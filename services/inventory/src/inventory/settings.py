@@ -12,3 +12,5 @@ class InventorySettings(ServiceSettings):
     reservation_hold_seconds: float = Field(default=900.0, gt=0)
     max_hold_seconds: float = Field(default=3600.0, gt=0)
     seed_catalogue: bool = True
+    # Reservation timers waiting at once (each is an unacknowledged JetStream message).
+    max_open_reservations: int = Field(default=100_000, ge=100)

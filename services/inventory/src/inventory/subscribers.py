@@ -22,4 +22,10 @@ def register(runtime: ServiceRuntime, inv: Inventory) -> None:
 
     runtime.subscribe("payments", "PaymentSucceeded", on_payment_succeeded)
     runtime.subscribe("payments", "PaymentFailed", on_payment_failed)
-    runtime.subscribe("inventory", "ReservationOpened", on_reservation_opened)
+    # Every open reservation is one message waiting for its deadline (nak with delay).
+    runtime.subscribe(
+        "inventory",
+        "ReservationOpened",
+        on_reservation_opened,
+        max_ack_pending=inv.settings.max_open_reservations,
+    )

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from junction.contracts import Items, OrderId, merge_lines
+from junction.telemetry import annotate_order
 from orders import handlers
 from orders.deps import OrdersDep
 from orders.domain import Order, OrderLine, OrderStatus, TimelineEntry
@@ -55,6 +56,7 @@ class OrderView(BaseModel):
 async def place_order(
     body: PlaceOrderBody, deps: OrdersDep, response: Response
 ) -> OrderView | JSONResponse:
+    annotate_order(body.order_id)
     existing = await deps.orders.get(body.order_id)
     if existing is not None:
         response.status_code = 200

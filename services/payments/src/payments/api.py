@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from junction.contracts import OrderId
+from junction.telemetry import annotate_order
 from payments import handlers
 from payments.deps import PaymentsDep
 from payments.domain import KNOWN_TOKENS, Payment, PaymentStatus
@@ -52,6 +53,7 @@ class PaymentView(BaseModel):
 async def charge(
     body: ChargeBody, deps: PaymentsDep, response: Response
 ) -> PaymentView | JSONResponse:
+    annotate_order(body.order_id)
     s = deps.settings
     if s.fault_latency_seconds:
         await asyncio.sleep(random.uniform(0, s.fault_latency_seconds))

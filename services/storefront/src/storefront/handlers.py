@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from opentelemetry import trace
-
 from junction.events import now
 from junction.http import ServiceClient
 from junction.store import AggregateStore
+from junction.telemetry import annotate_order
+from junction.web import current_trace_id
 from storefront.domain import IdempotentRequest, fingerprint, key_id, order_id_for
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ async def checkout(
     cmd: Checkout, orders: ServiceClient, payments: ServiceClient, order_id: str
 ) -> Answer:
     """Create the order (stock reserved) and charge it; the answer the customer gets."""
-    trace.get_current_span().set_attribute("order.id", order_id)
+    annotate_order(order_id)
     created = await orders.post(
         "/orders",
         {
@@ -90,6 +90,12 @@ async def checkout(
     )
 
 
+def with_trace_id(answer: Answer) -> Answer:
+    """The trace of the checkout in its answer, so a person can open it (a repeat returns
+    the first checkout's trace, like the rest of the first answer)."""
+    return Answer(answer.status, {**answer.body, "trace_id": current_trace_id()})
+
+
 def answer_for_order(order: dict[str, Any]) -> Answer:
     base = {
         "order_id": order["order_id"],
@@ -116,7 +122,7 @@ async def idempotent_checkout(
     """Checkout under an optional Idempotency-Key: a repeat returns the first answer."""
     order_id = order_id_for(idempotency_key)
     if idempotency_key is None:
-        return await checkout(cmd, orders, payments, order_id)
+        return with_trace_id(await checkout(cmd, orders, payments, order_id))
 
     ident, print_ = key_id(idempotency_key), fingerprint(request_body)
     verdict: Answer | None = None
@@ -157,7 +163,7 @@ async def idempotent_checkout(
     if verdict is not None:
         return verdict
     try:
-        answer = await checkout(cmd, orders, payments, order_id)
+        answer = with_trace_id(await checkout(cmd, orders, payments, order_id))
     except Exception:
         await requests.delete(ident)  # release the lease: a retry may start over at once
         raise
