@@ -47,5 +47,8 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     telemetry_enabled: bool = False
+    # Bounds one OTLP export (retries included), so a collector that is down delays
+    # neither requests (spans are batched) nor shutdown by more than this.
+    telemetry_export_timeout_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True

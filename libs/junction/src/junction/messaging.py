@@ -176,6 +176,13 @@ class EventConsumer:
         self._dead_letters = dead_letters
         self._max_deliver = max_deliver
         self._backoff = backoff_seconds
+        self.stream = ""
+        self.config: api.ConsumerConfig | None = None
+
+    async def declare(self, js: JetStreamContext) -> None:
+        """Create the durable consumer, or bring an existing one to this configuration."""
+        assert self.config is not None
+        await js.add_consumer(self.stream, config=self.config)
 
     async def __call__(self, raw: Msg) -> None:
         deliveries = delivery_count(raw)
@@ -247,17 +254,21 @@ def subscribe(
     async def consume(message: Message) -> None:
         await consumer(message.raw_message)
 
+    consumer.stream = stream.name
+    consumer.config = api.ConsumerConfig(
+        durable_name=durable,
+        filter_subject=subject_for(source, event_type),
+        deliver_policy=api.DeliverPolicy.ALL,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=settings.consumer_ack_wait_seconds,
+        max_deliver=settings.consumer_max_deliver,
+        max_ack_pending=max_ack_pending or max(settings.consumer_workers * 4, 64),
+    )
     broker.subscriber(
         subject_for(source, event_type),
         stream=JStream(stream.name, declare=False),
         durable=durable,
-        config=api.ConsumerConfig(
-            durable_name=durable,
-            ack_policy=api.AckPolicy.EXPLICIT,
-            ack_wait=settings.consumer_ack_wait_seconds,
-            max_deliver=settings.consumer_max_deliver,
-            max_ack_pending=max_ack_pending or max(settings.consumer_workers * 4, 64),
-        ),
+        config=consumer.config,
         pull_sub=PullSub(batch_size=settings.consumer_workers, timeout=1.0),
         max_workers=settings.consumer_workers,
         ack_policy=AckPolicy.MANUAL,

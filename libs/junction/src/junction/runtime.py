@@ -27,6 +27,7 @@ from junction.http import ClientPolicy, ServiceClient
 from junction.logs import setup_logging
 from junction.messaging import (
     DeadLetters,
+    EventConsumer,
     EventHandler,
     JetStreamPublisher,
     declare_streams,
@@ -88,6 +89,7 @@ class ServiceRuntime:
         self._startup_hooks: list[Hook] = []
         self._shutdown_hooks: list[Hook] = []
         self._relays: list[OutboxRelay] = []
+        self._consumers: list[EventConsumer] = []
         self._session: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task[None]] = set()
 
@@ -110,7 +112,7 @@ class ServiceRuntime:
         max_ack_pending: int | None = None,
     ) -> None:
         """Consume `event_type` events from `source`'s stream with `handler`."""
-        subscribe(
+        consumer = subscribe(
             self.broker,
             self.settings,
             source=source,
@@ -119,6 +121,7 @@ class ServiceRuntime:
             dead_letters=self.dead_letters,
             max_ack_pending=max_ack_pending,
         )
+        self._consumers.append(consumer)
 
     async def bucket(self, name: str) -> KeyValue:
         """Open this service's KV bucket, creating it (file storage, replicas) if needed."""
@@ -199,6 +202,8 @@ class ServiceRuntime:
         await self._wait_for_streams([c.name for c in self.consumes])
         for hook in self._startup_hooks:
             await hook(self)
+        for consumer in self._consumers:  # settings changed since the last run take effect
+            await consumer.declare(js)
         await self.broker.start()
         for relay in self._relays:
             relay.start_sweeper(s.outbox_sweep_interval_seconds)

@@ -58,8 +58,9 @@ def setup_telemetry(settings: ServiceSettings) -> TracerProvider | None:
     provider = TracerProvider(resource=resource_for(settings))
     # The endpoint comes from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT; the exporter's own timeout
     # bounds a send, and the batch processor never blocks the request path (it drops instead).
+    exporter = OTLPSpanExporter(timeout=settings.telemetry_export_timeout_seconds)
     provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(), max_queue_size=8192, schedule_delay_millis=500)
+        BatchSpanProcessor(exporter, max_queue_size=8192, schedule_delay_millis=500)
     )
     trace.set_tracer_provider(provider)
     logger.info(
