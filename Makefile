@@ -7,10 +7,10 @@ PYTHON ?= python3
 # uv from PATH, else installed on first use with pip (as `python3 -m uv`).
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint format clean
+.PHONY: help setup run test test-unit test-integration test-e2e lint format clean bench
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 setup: ## install uv (if missing) and the locked dependencies, nats-server included
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
@@ -43,3 +43,6 @@ format: setup ## apply ruff's fixes and formatting
 
 clean: ## remove local state (.run/: NATS data, mail, logs)
 	rm -rf .run
+
+bench: setup ## benchmarks against raw baselines (writes bench/results/)
+	@$(UV) run --locked --quiet python -m bench.run

@@ -261,9 +261,28 @@ class Platform:
                 logs / f"{name}.log",
             )
 
+    def check_ports_free(self) -> None:
+        """Refuse to start over another run: a busy port would answer our readiness checks."""
+        wanted = dict(self.ports)
+        if not (self.telemetry and self.otlp_endpoint is None):
+            wanted.pop("otlp_grpc", None)
+            wanted.pop("trace_query", None)
+        busy = []
+        for name, port in wanted.items():
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    busy.append(f"{name} ({port})")
+        if busy:
+            raise RuntimeError(
+                f"ports already in use: {', '.join(busy)}. Is another `make run` running? "
+                "Stop it, or choose other ports with JUNCTION_<NAME>_PORT "
+                "(e.g. JUNCTION_STOREFRONT_PORT=9080)."
+            )
+
     def start(self, timeout: float = 60.0) -> float:
         """Start everything and wait until each process is ready; seconds it took."""
         started = time.monotonic()
+        self.check_ports_free()
         self._build()
         order = ["nats", "mailsink", "tracestore"]
         for name in order:

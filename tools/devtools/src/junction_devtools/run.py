@@ -44,6 +44,7 @@ def main() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started with SIGINT ignored
     print(f"starting Junction (state in {platform.state_dir}) ...", flush=True)
     try:
         took = platform.start()

@@ -1,0 +1,251 @@
+"""`make bench`: the platform's paths side by side with raw baselines, in one run.
+
+Each variant runs in its own processes on loopback; only ratios within one run are
+meaningful on a shared machine. Writes bench/results/<timestamp>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from junction_devtools.platform import Proc, free_ports, http_ok
+from junction_devtools.testing import start_nats
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def closed_loop(url: str, seconds: float, concurrency: int) -> dict[str, float]:
+    """`concurrency` clients calling `url` back to back for `seconds`; rate and latency."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def client() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                try:
+                    async with session.get(url) as resp:
+                        await resp.read()
+                        ok = resp.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+        "errors": errors,
+    }
+
+
+def start(name: str, argv: list[str], env: dict[str, str], ready: str, logs: Path) -> Proc:
+    proc = Proc(name, argv, env, ready, logs / f"{name}.log")
+    proc.start()
+    deadline = time.monotonic() + 30
+    while not http_ok(ready):
+        if not proc.running or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start: {(logs / f'{name}.log').read_text()}")
+        time.sleep(0.05)
+    return proc
+
+
+def hop(
+    variant: str, nats_url: str, otlp: str, seconds: float, concurrency: int, logs: Path
+) -> dict[str, float]:
+    ports = free_ports(["down", "front"])
+    env = {
+        **os.environ,
+        "JUNCTION_NATS_URL": nats_url,
+        "JUNCTION_LOG_LEVEL": "WARNING",
+        "JUNCTION_TELEMETRY_ENABLED": "true" if variant == "junction+otel" else "false",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
+        "OTEL_EXPORTER_OTLP_INSECURE": "true",
+    }
+    kind = "raw" if variant == "raw" else "junction"
+    py = [sys.executable, "-m", "bench.apps"]
+    down_url = f"http://127.0.0.1:{ports['down']}"
+    procs = [
+        start(
+            f"{variant}-down",
+            [*py, f"{kind}-downstream", "--port", str(ports["down"])],
+            env,
+            f"{down_url}/echo",
+            logs,
+        )
+    ]
+    front_url = f"http://127.0.0.1:{ports['front']}"
+    try:
+        procs.append(
+            start(
+                f"{variant}-front",
+                [*py, f"{kind}-front", "--port", str(ports["front"]), "--downstream", down_url],
+                env,
+                f"{front_url}/hop",
+                logs,
+            )
+        )
+        asyncio.run(closed_loop(f"{front_url}/hop", min(1.0, seconds), concurrency))  # warm up
+        return asyncio.run(closed_loop(f"{front_url}/hop", seconds, concurrency))
+    finally:
+        for p in procs:
+            p.stop()
+
+
+def jetstream(variant: str, nats_url: str, otlp: str, count: int) -> dict[str, float]:
+    env = {
+        **os.environ,
+        "JUNCTION_TELEMETRY_ENABLED": "true" if variant.endswith("otel") else "false",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
+        "OTEL_EXPORTER_OTLP_INSECURE": "true",
+    }
+    scenario = "jetstream-raw" if variant == "raw" else "jetstream-junction"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.scenarios",
+            scenario,
+            "--nats",
+            nats_url,
+            "--count",
+            str(count),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def table(results: dict[str, Any]) -> str:
+    h = results["http_hop"]
+    j = results["jetstream"]
+    raw_h, raw_j = h["raw"], j["raw"]
+    lines = [
+        f"# Junction bench {results['started']} ({results['mode']})",
+        "",
+        f"HTTP hop, closed loop, {results['concurrency']} concurrent clients, "
+        f"{results['seconds']} s per variant:",
+        "",
+        "| variant | req/s | ratio to raw | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in h.items():
+        lines.append(
+            f"| {name} | {r['rps']:.0f} | {r['rps'] / raw_h['rps']:.2f} | "
+            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
+        )
+    lines += [
+        "",
+        f"JetStream, {results['messages']} messages, 64 publishes in flight; consume = pull, "
+        "parse, handle, ack:",
+        "",
+        "| variant | publish msg/s | ratio | consume msg/s | ratio |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in j.items():
+        lines.append(
+            f"| {name} | {r['publish_per_s']:.0f} | "
+            f"{r['publish_per_s'] / raw_j['publish_per_s']:.2f} | "
+            f"{r['consume_per_s']:.0f} | "
+            f"{r['consume_per_s'] / raw_j['consume_per_s']:.2f} |"
+        )
+    t_h = h["junction+otel"]["rps"] / h["junction"]["rps"]
+    t_j = j["junction+otel"]["consume_per_s"] / j["junction"]["consume_per_s"]
+    lines += [
+        "",
+        f"Telemetry cost: HTTP hop {100 * (1 - t_h):.0f}% fewer req/s with tracing on; "
+        f"JetStream consume {100 * (1 - t_j):.0f}% fewer msg/s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smoke run: a second per variant")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    seconds = 1.0 if args.quick else args.seconds
+    messages = 300 if args.quick else args.messages
+    started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        nats_server = start_nats(tmp / "nats")
+        trace_ports = free_ports(["otlp", "query"])
+        store = start(
+            "tracestore",
+            [
+                sys.executable,
+                "-m",
+                "junction_devtools.tracestore",
+                "--otlp-port",
+                str(trace_ports["otlp"]),
+                "--http-port",
+                str(trace_ports["query"]),
+            ],
+            dict(os.environ),
+            f"http://127.0.0.1:{trace_ports['query']}/livez",
+            tmp,
+        )
+        otlp = f"http://127.0.0.1:{trace_ports['otlp']}"
+        try:
+            results: dict[str, Any] = {
+                "started": started,
+                "mode": "quick" if args.quick else "full",
+                "seconds": seconds,
+                "concurrency": args.concurrency,
+                "messages": messages,
+                "cpus": os.cpu_count(),
+                "http_hop": {
+                    v: hop(v, nats_server.url, otlp, seconds, args.concurrency, tmp)
+                    for v in ("raw", "junction", "junction+otel")
+                },
+                "jetstream": {
+                    v: jetstream(v, nats_server.url, otlp, messages)
+                    for v in ("raw", "junction", "junction+otel")
+                },
+            }
+        finally:
+            store.stop()
+            nats_server.process.terminate()
+            nats_server.process.wait(10)
+    report = table(results)
+    print(report)
+    if not args.quick:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{started}.json").write_text(json.dumps(results, indent=2))
+        (args.out / f"{started}.md").write_text(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""The benchmark harness runs end to end (a second per variant, no thresholds), so it
+cannot rot; the figures themselves come from `make bench`."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_quick_run_prints_every_variant() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    for row in ("| raw |", "| junction |", "| junction+otel |"):
+        assert out.count(row) == 2, out  # once in the HTTP table, once in the JetStream table
+    assert "Telemetry cost:" in out

@@ -1,0 +1,41 @@
+"""The observability configurations are consistent: every pipeline names components that
+are defined, and Jaeger's memory is bounded."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2] / "observability"
+
+
+def load(name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((ROOT / name).read_text())
+    return doc
+
+
+@pytest.mark.parametrize("name", ["jaeger.yaml", "otel-collector.yaml"])
+def test_pipelines_reference_defined_components(name: str) -> None:
+    doc = load(name)
+    for pipeline in doc["service"]["pipelines"].values():
+        for section in ("receivers", "processors", "exporters"):
+            for component in pipeline.get(section, []):
+                assert component in doc[section], f"{name}: {section}.{component} undefined"
+    for extension in doc["service"].get("extensions", []):
+        assert extension in doc["extensions"]
+
+
+def test_jaeger_memory_is_bounded() -> None:
+    doc = load("jaeger.yaml")
+    memory = doc["extensions"]["jaeger_storage"]["backends"]["memstore"]["memory"]
+    assert "max_traces" in memory
+    assert doc["service"]["pipelines"]["traces"]["processors"][0] == "memory_limiter"
+
+
+def test_collector_limits_memory_first_and_adds_kubernetes_attributes() -> None:
+    processors = load("otel-collector.yaml")["service"]["pipelines"]["traces"]["processors"]
+    assert processors[0] == "memory_limiter"
+    assert "k8sattributes" in processors
