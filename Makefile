@@ -7,7 +7,7 @@ PYTHON ?= python3
 # uv from PATH, else installed on first use with pip (as `python3 -m uv`).
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint format clean bench
+.PHONY: help setup run test test-unit test-integration test-e2e lint format clean bench images
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ format: setup ## apply ruff's fixes and formatting
 
 clean: ## remove local state (.run/: NATS data, mail, logs)
 	rm -rf .run
+
+images: setup ## build every image (Debian's Docker, a debootstrapped base; needs root)
+	@$(UV) run --locked --quiet python -m junction_devtools.images build storefront orders inventory payments notifications e2e
 
 bench: setup ## benchmarks against raw baselines (writes bench/results/)
 	@$(UV) run --locked --quiet python -m bench.run

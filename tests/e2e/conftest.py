@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import pytest
 
-from tests.e2e.client import Endpoints, Shop
+pytest.register_assert_rewrite("tests.e2e.client", "tests.e2e.traces", "tests.e2e.nats_tools")
+
+from tests.e2e.client import Endpoints, Shop  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -143,6 +143,8 @@ class Platform:
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     common_env: dict[str, str] = field(default_factory=dict)
     otlp_endpoint: str | None = None  # an external collector/Jaeger instead of the local store
+    # Run the services from these images (docker run --network host) instead of the venv.
+    images: dict[str, str] | None = None
     procs: dict[str, Proc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -253,9 +255,12 @@ class Platform:
                 env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp
                 env["OTEL_EXPORTER_OTLP_INSECURE"] = "true"
             env.update(self.service_env.get(name, {}))
+            argv = [py, "-m", f"{name}.main"]
+            if self.images is not None:
+                argv, env = self._container(name, env)
             self.procs[name] = Proc(
                 name,
-                [py, "-m", f"{name}.main"],
+                argv,
                 env,
                 f"http://127.0.0.1:{p[name]}/readyz",
                 logs / f"{name}.log",
@@ -278,6 +283,31 @@ class Platform:
                 "Stop it, or choose other ports with JUNCTION_<NAME>_PORT "
                 "(e.g. JUNCTION_STOREFRONT_PORT=9080)."
             )
+
+    def _container(self, name: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """`docker run` of a service image as its own non-root user, read-only, /tmp only."""
+        assert self.images is not None
+        passed = {k: v for k, v in env.items() if k.startswith(("JUNCTION_", "OTEL_"))}
+        passed["JUNCTION_HOST"] = "127.0.0.1"  # host network: stay on loopback
+        argv = [
+            "docker",
+            "run",
+            "--rm",
+            "--name",
+            f"junction-{name}-{self.ports[name]}",
+            "--network",
+            "host",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--user",
+            "10001:10001",
+            "--stop-timeout",
+            "15",
+        ]
+        for key, value in sorted(passed.items()):
+            argv += ["-e", f"{key}={value}"]
+        return [*argv, self.images[name]], dict(os.environ)
 
     def start(self, timeout: float = 60.0) -> float:
         """Start everything and wait until each process is ready; seconds it took."""

@@ -1,0 +1,84 @@
+"""The images, built here with Debian's Docker on a debootstrapped base, run as their
+non-root user on a read-only root file system, and pass the e2e suite, which itself runs
+from its image exactly as the Kubernetes Job runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from junction_devtools import images as img
+from junction_devtools.platform import SERVICES, Platform, free_ports
+
+pytestmark = pytest.mark.images
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, str]:
+    if os.environ.get("JUNCTION_IMAGE_TESTS") != "1":
+        pytest.skip("image tests need root and Docker; set JUNCTION_IMAGE_TESTS=1 (.ci/run does)")
+    img.ensure_docker()
+    base = img.ensure_base()
+    return {name: img.build(name, base) for name in (*SERVICES, "e2e")}
+
+
+@pytest.fixture(scope="module")
+def platform(built: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    p = Platform(
+        state_dir=tmp_path_factory.mktemp("containers"),
+        ports=free_ports(),
+        telemetry=True,
+        images={s: built[s] for s in SERVICES},
+    )
+    try:
+        p.start(timeout=120)
+        yield p
+    finally:
+        p.stop()
+
+
+def inspect(tag: str) -> dict[str, object]:
+    out = subprocess.run(
+        ["docker", "image", "inspect", tag], capture_output=True, text=True, check=True
+    ).stdout
+    config: dict[str, object] = json.loads(out)[0]["Config"]
+    return config
+
+
+@pytest.mark.parametrize("name", [*SERVICES, "e2e"])
+def test_images_run_as_a_numeric_user_with_an_exec_entrypoint(
+    built: dict[str, str], name: str
+) -> None:
+    config = inspect(built[name])
+    assert config["User"] == "10001:10001"
+    entrypoint = config["Entrypoint"]
+    assert isinstance(entrypoint, list) and entrypoint[0] == "/app/.venv/bin/python"
+
+
+def test_the_e2e_image_passes_against_the_platform_in_containers(
+    platform: Platform, built: dict[str, str], tmp_path: Path
+) -> None:
+    env = platform.e2e_env()
+    argv = [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--user",
+        "10001:10001",
+    ]
+    for key, value in sorted(env.items()):
+        argv += ["-e", f"{key}={value}"]
+    done = subprocess.run([*argv, built["e2e"], "-q"], capture_output=True, text=True, timeout=600)
+    (tmp_path / "e2e.log").write_text(done.stdout + done.stderr)
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout
