@@ -21,8 +21,8 @@ def test_service_dockerfiles_differ_only_in_the_service_name() -> None:
 
     recipes = {s: recipe(s) for s in SERVICES}
     reference = recipes["orders"]
-    for service, recipe in recipes.items():
-        assert recipe == reference, f"services/{service}/Dockerfile drifted from the others"
+    for service, text in recipes.items():
+        assert text == reference, f"services/{service}/Dockerfile drifted from the others"
 
 
 def test_every_workspace_member_manifest_is_copied_before_the_lock_is_used() -> None:

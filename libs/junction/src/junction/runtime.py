@@ -74,7 +74,9 @@ class ServiceRuntime:
             connect_timeout=int(max(1, settings.nats_connect_timeout_seconds)),
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
-            graceful_timeout=settings.shutdown_grace_seconds,
+            # Shutdown budget, all within shutdown_grace_seconds: HTTP requests 1/2,
+            # in-flight messages 1/3, outbox flush 1/6.
+            graceful_timeout=settings.shutdown_grace_seconds / 3,
             middlewares=middlewares,
             # FastStream logs every message at this level; keep it out of INFO logs.
             log_level=logging.DEBUG,
@@ -230,7 +232,7 @@ class ServiceRuntime:
         for sub in self.broker.subscribers:
             await sub.stop()
         for relay in self._relays:
-            await relay.close(timeout=grace / 2)
+            await relay.close(timeout=grace / 6)
         for task in list(self._background):
             task.cancel()
         for hook in self._shutdown_hooks:
@@ -289,7 +291,7 @@ class ServiceRuntime:
             port=self.settings.port,
             log_config=None,
             access_log=False,
-            timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
+            timeout_graceful_shutdown=max(1, int(self.settings.shutdown_grace_seconds / 2)),
             lifespan="on",
         )
         uvicorn.Server(config).run()

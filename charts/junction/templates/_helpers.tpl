@@ -1,0 +1,130 @@
+{{/* Names, labels and the security settings every pod shares. */}}
+
+{{- define "junction.fullname" -}}
+{{- printf "%s" .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "junction.name" -}}
+{{- printf "%s-%s" (include "junction.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "junction.selectorLabels" -}}
+app.kubernetes.io/name: junction
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "junction.labels" -}}
+{{ include "junction.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: junction
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end -}}
+
+{{- define "junction.image" -}}
+{{- $registry := .root.Values.image.registry -}}
+{{- if $registry -}}{{ $registry }}/{{- end -}}junction/{{ .component }}:{{ .root.Values.image.tag }}
+{{- end -}}
+
+{{/* Pod Security "restricted", numeric non-root user. */}}
+{{- define "junction.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid | default 10001 }}
+runAsGroup: {{ .uid | default 10001 }}
+fsGroup: {{ .uid | default 10001 }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "junction.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+{{- /* Only Tilt's live update (devMode) writes into a running container. */}}
+readOnlyRootFilesystem: {{ if and .root .root.Values.devMode }}false{{ else }}true{{ end }}
+runAsNonRoot: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "junction.natsUrl" -}}
+{{- if .Values.nats.enabled -}}
+nats://{{ include "junction.fullname" . }}-nats:4222
+{{- else -}}
+{{- required "nats.url is required when nats.enabled=false" .Values.nats.url -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "junction.otlpEndpoint" -}}
+{{- if .Values.telemetry.otlpEndpoint -}}
+{{- .Values.telemetry.otlpEndpoint -}}
+{{- else if .Values.jaeger.enabled -}}
+http://{{ include "junction.fullname" . }}-jaeger:4317
+{{- end -}}
+{{- end -}}
+
+{{- define "junction.smtpHost" -}}
+{{- if .Values.mailpit.enabled -}}
+{{ include "junction.fullname" . }}-mailpit
+{{- else -}}
+{{- required "mailpit.smtp.host is required when mailpit.enabled=false" .Values.mailpit.smtp.host -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "junction.smtpPort" -}}
+{{- if .Values.mailpit.enabled -}}1025{{- else -}}{{ .Values.mailpit.smtp.port }}{{- end -}}
+{{- end -}}
+
+{{/* The base URLs the e2e suite (Job, helm test) is configured with. */}}
+{{- define "junction.e2eEnv" -}}
+{{- $f := include "junction.fullname" . -}}
+- name: JUNCTION_STOREFRONT_URL
+  value: http://{{ $f }}-storefront:8080
+- name: JUNCTION_ORDERS_URL
+  value: http://{{ $f }}-orders:8080
+- name: JUNCTION_INVENTORY_URL
+  value: http://{{ $f }}-inventory:8080
+- name: JUNCTION_PAYMENTS_URL
+  value: http://{{ $f }}-payments:8080
+- name: JUNCTION_NATS_URL
+  value: {{ include "junction.natsUrl" . }}
+{{- if .Values.mailpit.enabled }}
+- name: JUNCTION_MAIL_API_URL
+  value: http://{{ $f }}-mailpit:8025
+{{- end }}
+{{- if .Values.jaeger.enabled }}
+- name: JUNCTION_TRACE_QUERY_URL
+  value: http://{{ $f }}-jaeger:16686
+{{- end }}
+{{- end -}}
+
+{{- define "junction.natsConf" -}}
+{{- $name := include "junction.name" (dict "root" . "component" "nats") -}}
+{{- $replicas := int .Values.nats.replicas -}}
+server_name: $POD_NAME
+listen: 0.0.0.0:4222
+http: 0.0.0.0:8222
+pid_file: /var/run/nats/nats.pid
+max_payload: 1MB
+lame_duck_duration: 10s
+lame_duck_grace_period: 3s
+jetstream {
+  store_dir: /data/jetstream
+  # Every acknowledged write is on disk; with 3 replicas a lost node loses nothing.
+  sync_interval: always
+  max_file_store: {{ .Values.nats.maxFileStore }}
+  max_memory_store: {{ .Values.nats.maxMemoryStore }}
+}
+{{- if gt $replicas 1 }}
+cluster {
+  name: {{ $name }}
+  listen: 0.0.0.0:6222
+  routes: [
+    {{- range $i := until $replicas }}
+    nats://{{ $name }}-{{ $i }}.{{ $name }}-headless:6222
+    {{- end }}
+  ]
+}
+{{- end }}
+{{- end -}}
