@@ -7,7 +7,8 @@ PYTHON ?= python3
 # uv from PATH, else installed on first use with pip (as `python3 -m uv`).
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
-.PHONY: help setup run test test-unit test-integration test-e2e lint format clean bench images
+.PHONY: help setup run test test-unit test-integration test-e2e lint format clean bench images \
+	cluster up down chart-check
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,6 +44,19 @@ format: setup ## apply ruff's fixes and formatting
 
 clean: ## remove local state (.run/: NATS data, mail, logs)
 	rm -rf .run
+
+cluster: ## create the kind cluster and its local registry (ctlptl), and the namespace
+	ctlptl apply -f k8s/kind.yaml
+	kubectl apply -f k8s/namespace.yaml
+
+up: ## deploy to kind with live update (tilt up); Ctrl-C leaves it running
+	tilt up
+
+down: ## remove what Tilt deployed (the cluster stays; `ctlptl delete -f k8s/kind.yaml` removes it)
+	tilt down
+
+chart-check: setup ## helm lint, render both profiles, validate schemas and policies
+	@$(UV) run --locked --quiet pytest -q tests/packaging
 
 images: setup ## build every image (Debian's Docker, a debootstrapped base; needs root)
 	@$(UV) run --locked --quiet python -m junction_devtools.images build storefront orders inventory payments notifications e2e

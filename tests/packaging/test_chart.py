@@ -7,6 +7,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from tests.packaging.chart import CHART, PROFILES, ROOT, memory_mib, pod_specs, render, run_helm
 
@@ -216,3 +217,27 @@ def test_total_memory_limits(capsys: pytest.CaptureFixture[str]) -> None:
             line = f"\n{profile} profile: memory limits of everything running: {total:.0f} MiB"
             print(line)  # noqa: T201 (the figure the packaging issue asks to see)
     assert totals["kind"] <= 1536, "the kind profile should fit in 1.5 GiB"
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_the_namespace_enforces_pod_security_restricted(version: str) -> None:
+    namespace = yaml.safe_load((ROOT / "k8s" / "namespace.yaml").read_text())
+    kubernetes_validate.validate(namespace, version, strict=True)
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_e2e_job_is_granted_only_what_its_cases_use() -> None:
+    objects = render("kind")
+    role = next(o for o in objects if o["kind"] == "Role")
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "get", "delete"]}
+    ]
+    binding = next(o for o in objects if o["kind"] == "RoleBinding")
+    job = next(o for o in objects if o["kind"] == "Job")
+    account = job["spec"]["template"]["spec"]["serviceAccountName"]
+    assert binding["subjects"][0]["name"] == account == role["metadata"]["name"]
+    assert not [o for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    # The services themselves get no API token at all.
+    for name, _, spec in pod_specs(objects):
+        if name.startswith("Deployment/"):
+            assert spec["automountServiceAccountToken"] is False, name
