@@ -269,7 +269,11 @@ def subscribe(
         stream=JStream(stream.name, declare=False),
         durable=durable,
         config=consumer.config,
-        pull_sub=PullSub(batch_size=settings.consumer_workers, timeout=1.0),
+        # A fetch waits for a full batch until its timeout: the timeout bounds the latency
+        # a message sees when traffic is light.
+        pull_sub=PullSub(
+            batch_size=settings.consumer_workers, timeout=settings.consumer_fetch_timeout_seconds
+        ),
         max_workers=settings.consumer_workers,
         ack_policy=AckPolicy.MANUAL,
         title=durable,

@@ -26,6 +26,12 @@ K8S_ENV = {
 }
 
 
+def current_trace_id() -> str | None:
+    """The current trace id in hex, or None outside a recorded trace."""
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+
 def annotate_order(order_id: str) -> None:
     """Tag the current span with the order it is about (`order.id`)."""
     trace.get_current_span().set_attribute("order.id", order_id)

@@ -10,12 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from nats.errors import Error as NatsError
-from opentelemetry import trace
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from junction.deadline import DEADLINE_HEADER, set_budget_ms
 from junction.errors import ConcurrencyConflict, DependencyUnavailable
+from junction.telemetry import current_trace_id
 
 if TYPE_CHECKING:
     from junction.runtime import ServiceRuntime
@@ -124,12 +124,6 @@ class TraceIdHeader:
             await send(message)
 
         await self.app(scope, receive, send_with_trace_id)
-
-
-def current_trace_id() -> str | None:
-    """The current trace id in hex, or None outside a recorded trace."""
-    ctx = trace.get_current_span().get_span_context()
-    return format(ctx.trace_id, "032x") if ctx.is_valid else None
 
 
 class BodyTooLarge(Exception):

@@ -33,6 +33,7 @@ class OrderView(BaseModel):
     customer_email: str
     created_at: datetime
     timeline: list[TimelineEntry]
+    trace_id: str | None
 
     @classmethod
     def of(cls, order: Order) -> OrderView:
@@ -44,6 +45,7 @@ class OrderView(BaseModel):
             customer_email=order.customer_email,
             created_at=order.created_at,
             timeline=sorted(order.timeline, key=lambda e: e.at),
+            trace_id=order.trace_id,
         )
 
 

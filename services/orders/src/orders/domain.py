@@ -43,15 +43,23 @@ class Order(Aggregate):
     status: OrderStatus = OrderStatus.PENDING_PAYMENT
     created_at: datetime = Field(default_factory=now)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    trace_id: str | None = None  # the checkout's trace, so a person can open it
 
     @classmethod
-    def place(cls, order_id: str, customer_email: str, items: list[OrderLine]) -> Order:
+    def place(
+        cls,
+        order_id: str,
+        customer_email: str,
+        items: list[OrderLine],
+        trace_id: str | None = None,
+    ) -> Order:
         """A new order whose stock is already reserved; it now waits for payment."""
         order = cls(
             order_id=order_id,
             customer_email=customer_email,
             items=items,
             total_cents=sum(i.price_cents * i.quantity for i in items),
+            trace_id=trace_id,
         )
         order.note("orders", "order_created", order.created_at)
         order.note("inventory", "stock_reserved", order.created_at)

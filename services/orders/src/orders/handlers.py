@@ -8,6 +8,7 @@ from typing import Any
 from junction.events import Event
 from junction.http import ServiceClient
 from junction.store import AggregateStore
+from junction.telemetry import current_trace_id
 from orders.domain import Order, OrderLine
 
 Orders = AggregateStore[Order]
@@ -60,7 +61,7 @@ async def place_order(orders: Orders, inventory: ServiceClient, cmd: PlaceOrder)
         OrderLine(sku=line["sku"], quantity=line["quantity"], price_cents=line["price_cents"])
         for line in answer.body["lines"]
     ]
-    order = Order.place(cmd.order_id, cmd.customer_email, lines)
+    order = Order.place(cmd.order_id, cmd.customer_email, lines, current_trace_id())
     if not await orders.put_new(cmd.order_id, order):
         stored = await orders.get(cmd.order_id)
         assert stored is not None

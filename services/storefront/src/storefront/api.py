@@ -92,5 +92,13 @@ async def get_order(order_id: OrderId, deps: StorefrontDep) -> dict[str, Any]:
     order: dict[str, Any] = answer.body
     return {
         k: order[k]
-        for k in ("order_id", "status", "items", "total_cents", "created_at", "timeline")
+        for k in (
+            "order_id",
+            "status",
+            "items",
+            "total_cents",
+            "created_at",
+            "timeline",
+            "trace_id",
+        )
     }

@@ -10,8 +10,7 @@ from typing import Any
 from junction.events import now
 from junction.http import ServiceClient
 from junction.store import AggregateStore
-from junction.telemetry import annotate_order
-from junction.web import current_trace_id
+from junction.telemetry import annotate_order, current_trace_id
 from storefront.domain import IdempotentRequest, fingerprint, key_id, order_id_for
 
 logger = logging.getLogger(__name__)

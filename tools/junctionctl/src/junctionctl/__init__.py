@@ -1,0 +1,1 @@
+"""junctionctl: the platform's command line."""
