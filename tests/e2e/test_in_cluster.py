@@ -28,8 +28,9 @@ def delete_one_inventory_pod() -> str:
     return name
 
 
-@pytest.mark.skipif(NAMESPACE is None, reason="runs only as the in-cluster e2e Job "
-                                              "(JUNCTION_K8S_NAMESPACE unset)")
+@pytest.mark.skipif(
+    NAMESPACE is None, reason="runs only as the in-cluster e2e Job (JUNCTION_K8S_NAMESPACE unset)"
+)
 async def test_deleting_an_inventory_pod_mid_burst_loses_no_order(shop: Shop) -> None:
     sku = await shop.new_sku(stock=40)
     replies = []
