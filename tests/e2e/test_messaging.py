@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 async def nc(endpoints: Endpoints) -> AsyncIterator[Client]:
-    client = await nats.connect(endpoints.nats)
+    client = await nats.connect(endpoints.nats.split(","))
     yield client
     await client.drain()
 

@@ -64,7 +64,7 @@ class ServiceRuntime:
 
             middlewares.append(NatsTelemetryMiddleware(tracer_provider=self.tracer_provider))
         self.broker = NatsBroker(
-            settings.nats_url,
+            settings.nats_url.split(","),  # one URL, or every node of a cluster
             security=(
                 NatsUserPassword(username=settings.nats_user, password=settings.nats_password)
                 if settings.nats_user and settings.nats_password

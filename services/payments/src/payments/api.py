@@ -55,8 +55,8 @@ async def charge(
 ) -> PaymentView | JSONResponse:
     annotate_order(body.order_id)
     s = deps.settings
-    if s.fault_latency_seconds:
-        await asyncio.sleep(random.uniform(0, s.fault_latency_seconds))
+    if s.fault_latency_seconds and random.random() < s.fault_latency_rate:
+        await asyncio.sleep(s.fault_latency_seconds)
     if s.fault_error_rate and random.random() < s.fault_error_rate:
         return JSONResponse(
             {"error": "provider_unavailable", "message": "injected transient fault"},

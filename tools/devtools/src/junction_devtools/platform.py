@@ -145,17 +145,41 @@ class Platform:
     otlp_endpoint: str | None = None  # an external collector/Jaeger instead of the local store
     # Run the services from these images (docker run --network host) instead of the venv.
     images: dict[str, str] | None = None
+    # 1: a single nats-server; 3: a JetStream cluster on loopback, streams and buckets R3.
+    nats_nodes: int = 1
     procs: dict[str, Proc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
+        if self.nats_nodes not in (1, 3):
+            raise ValueError("nats_nodes is 1 or 3")
+        self.node_ports: list[dict[str, int]] = [
+            {"client": self.ports["nats"], "monitor": self.ports["nats_monitor"]}
+        ]
+        if self.nats_nodes == 3:
+            extra = free_ports([f"{k}{i}" for i in (2, 3) for k in ("client", "monitor")])
+            self.node_ports += [
+                {"client": extra[f"client{i}"], "monitor": extra[f"monitor{i}"]} for i in (2, 3)
+            ]
+            routes = free_ports(["r1", "r2", "r3"])
+            for i, node in enumerate(self.node_ports, start=1):
+                node["route"] = routes[f"r{i}"]
+
+    @property
+    def nats_nodes_names(self) -> list[str]:
+        return ["nats"] if self.nats_nodes == 1 else ["nats", "nats-2", "nats-3"]
+
+    @property
+    def nats_url(self) -> str:
+        """Every node's client URL, comma-separated (nats clients try them in turn)."""
+        return ",".join(f"nats://127.0.0.1:{n['client']}" for n in self.node_ports)
 
     @property
     def urls(self) -> dict[str, str]:
         p = self.ports
         urls = {name: f"http://127.0.0.1:{p[name]}" for name in SERVICES}
         urls.update(
-            nats=f"nats://127.0.0.1:{p['nats']}",
+            nats=self.nats_url,
             nats_monitor=f"http://127.0.0.1:{p['nats_monitor']}",
             smtp=f"smtp://127.0.0.1:{p['smtp']}",
             mail_api=f"http://127.0.0.1:{p['mail_api']}",
@@ -177,7 +201,7 @@ class Platform:
             "JUNCTION_PAYMENTS_URL": u["payments"],
             "JUNCTION_NOTIFICATIONS_URL": u["notifications"],
             "JUNCTION_MAIL_API_URL": u["mail_api"],
-            "JUNCTION_NATS_URL": u["nats"],
+            "JUNCTION_NATS_URL": self.nats_url,
         }
         if "trace_query" in u:
             env["JUNCTION_TRACE_QUERY_URL"] = u["trace_query"]
@@ -191,18 +215,31 @@ class Platform:
 
     def _build(self) -> None:
         p, py, logs = self.ports, sys.executable, self.state_dir / "logs"
-        nats_dir = self.state_dir / "nats"
-        nats_dir.mkdir(parents=True, exist_ok=True)
-        conf = self.state_dir / "nats.conf"
-        conf.write_text(nats_config(nats_dir, p["nats"], p["nats_monitor"]))
         base = self._base_env()
-        self.procs["nats"] = Proc(
-            "nats",
-            [nats_server_binary(), "-c", str(conf)],
-            base,
-            f"http://127.0.0.1:{p['nats_monitor']}/healthz?js-enabled-only=true",
-            logs / "nats.log",
-        )
+        routes = [f"nats-route://127.0.0.1:{n['route']}" for n in self.node_ports if "route" in n]
+        for name, node in zip(self.nats_nodes_names, self.node_ports, strict=True):
+            store = self.state_dir / name
+            store.mkdir(parents=True, exist_ok=True)
+            cluster = ""
+            if routes:
+                cluster = (
+                    "cluster {\n  name: junction-local\n"
+                    f"  listen: 127.0.0.1:{node['route']}\n"
+                    f"  routes: [{', '.join(routes)}]\n}}\n"
+                )
+            conf = self.state_dir / f"{name}.conf"
+            conf.write_text(
+                nats_config(
+                    store, node["client"], node["monitor"], name=f"junction-{name}", extra=cluster
+                )
+            )
+            self.procs[name] = Proc(
+                name,
+                [nats_server_binary(), "-c", str(conf)],
+                base,
+                f"http://127.0.0.1:{node['monitor']}/healthz?js-enabled-only=true",
+                logs / f"{name}.log",
+            )
         self.procs["mailsink"] = Proc(
             "mailsink",
             [
@@ -243,7 +280,8 @@ class Platform:
             env.update(
                 {
                     "JUNCTION_PORT": str(p[name]),
-                    "JUNCTION_NATS_URL": f"nats://127.0.0.1:{p['nats']}",
+                    "JUNCTION_NATS_URL": self.nats_url,
+                    "JUNCTION_JS_REPLICAS": str(self.nats_nodes),
                     "JUNCTION_ORDERS_URL": f"http://127.0.0.1:{p['orders']}",
                     "JUNCTION_INVENTORY_URL": f"http://127.0.0.1:{p['inventory']}",
                     "JUNCTION_PAYMENTS_URL": f"http://127.0.0.1:{p['payments']}",
@@ -314,10 +352,12 @@ class Platform:
         started = time.monotonic()
         self.check_ports_free()
         self._build()
-        order = ["nats", "mailsink", "tracestore"]
-        for name in order:
+        for name in self.nats_nodes_names:  # a cluster's nodes need each other to be ready
+            self.procs[name].start()
+        for name in [*self.nats_nodes_names, "mailsink", "tracestore"]:
             if name in self.procs:
-                self.procs[name].start()
+                if not self.procs[name].running and self.procs[name].popen is None:
+                    self.procs[name].start()
                 self.wait_ready(name, timeout)
         for name in SERVICES:
             self.procs[name].start()
@@ -357,7 +397,7 @@ class Platform:
         for name in reversed(SERVICES):
             if name in self.procs:
                 self.procs[name].stop()
-        for name in ("tracestore", "mailsink", "nats"):
+        for name in ("tracestore", "mailsink", *self.nats_nodes_names):
             if name in self.procs:
                 self.procs[name].stop()
 

@@ -26,6 +26,13 @@ def main() -> None:
         help="export traces to this OTLP/gRPC endpoint (e.g. a Jaeger in "
         "Docker, http://127.0.0.1:4317) instead of the local trace store",
     )
+    parser.add_argument(
+        "--nats-nodes",
+        type=int,
+        choices=(1, 3),
+        default=int(os.environ.get("JUNCTION_NATS_NODES", "1")),
+        help="3: a local JetStream cluster with R3 streams and buckets",
+    )
     args = parser.parse_args()
 
     platform = Platform(
@@ -33,6 +40,7 @@ def main() -> None:
         ports=ports_from_env(),
         telemetry=not args.no_telemetry,
         otlp_endpoint=args.otlp_endpoint,
+        nats_nodes=args.nats_nodes,
     )
     stopping = False
 

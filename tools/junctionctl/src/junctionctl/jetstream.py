@@ -90,7 +90,7 @@ async def _connect(url: str) -> Client:
 
     try:
         return await asyncio.wait_for(
-            nats.connect(url, connect_timeout=2, allow_reconnect=False, error_cb=quiet),
+            nats.connect(url.split(","), connect_timeout=2, allow_reconnect=False, error_cb=quiet),
             timeout=5,
         )
     except (NoServersError, OSError, TimeoutError) as exc:

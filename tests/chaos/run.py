@@ -1,0 +1,37 @@
+"""`make chaos`: python -m tests.chaos.run --checkouts 1000 [--nats-nodes 1|3]."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.chaos.harness import chaos_platform, run_chaos
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--checkouts", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0, help="checkouts per second")
+    parser.add_argument("--poison", type=int, default=6)
+    parser.add_argument("--nats-nodes", type=int, choices=(1, 3), nargs="+", default=[1, 3])
+    args = parser.parse_args()
+    held = True
+    for nodes in args.nats_nodes:
+        with tempfile.TemporaryDirectory(prefix="junction-chaos-") as tmp:
+            platform = chaos_platform(Path(tmp), nodes)
+            platform.start()
+            try:
+                report = asyncio.run(run_chaos(platform, args.checkouts, args.rate, args.poison))
+            finally:
+                platform.stop()
+        print(report.table(), flush=True)  # noqa: T201
+        print(flush=True)  # noqa: T201
+        held &= report.held
+    sys.exit(0 if held else 1)
+
+
+if __name__ == "__main__":
+    main()
