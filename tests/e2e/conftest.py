@@ -10,7 +10,7 @@ import pytest
 
 pytest.register_assert_rewrite("tests.e2e.client", "tests.e2e.traces", "tests.e2e.nats_tools")
 
-from tests.e2e.client import Endpoints, Shop  # noqa: E402
+from tests.e2e.client import Endpoints, Shop  # noqa: E402 (after the rewrite registration)
 
 
 @pytest.fixture(scope="session")
