@@ -165,7 +165,7 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
             duration = checkouts / rate
             steps = len(SERVICES) + 4
             pause = duration / (steps + 1)
-            nc = await nats.connect(platform.nats_url.split(","))
+            nc = await nats.connect(platform.operator_nats_url.split(","))
             js = nc.jetstream()
             for name in SERVICES:
                 await asyncio.sleep(pause)
@@ -182,7 +182,7 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
                 await nc.close()
                 await asyncio.to_thread(platform.restart, "nats")
                 report.faults["restart the NATS server"] += 1
-                nc = await nats.connect(platform.nats_url.split(","))
+                nc = await nats.connect(platform.operator_nats_url.split(","))
                 js = nc.jetstream()
             else:
                 platform.kill("nats-2", signal.SIGKILL)
@@ -296,7 +296,7 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
             f"{sum(receipts[o] for o in ours) - len(ours)} resends with the same ID",
         )
 
-        nc = await nats.connect(platform.nats_url.split(","))
+        nc = await nats.connect(platform.operator_nats_url.split(","))
         js = nc.jetstream()
         info = await js.stream_info("DLQ")
         dead = []

@@ -16,6 +16,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from junction_devtools import natsauth
+
 SERVICES = ("inventory", "payments", "orders", "notifications", "storefront")
 
 DEFAULT_PORTS = {
@@ -147,12 +149,16 @@ class Platform:
     images: dict[str, str] | None = None
     # 1: a single nats-server; 3: a JetStream cluster on loopback, streams and buckets R3.
     nats_nodes: int = 1
+    # Each service connects as its own NATS user with least-privilege permissions; the
+    # passwords are generated for this run.
+    nats_auth: bool = True
     procs: dict[str, Proc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
         if self.nats_nodes not in (1, 3):
             raise ValueError("nats_nodes is 1 or 3")
+        self.nats_passwords = natsauth.generate(list(SERVICES)) if self.nats_auth else {}
         self.node_ports: list[dict[str, int]] = [
             {"client": self.ports["nats"], "monitor": self.ports["nats_monitor"]}
         ]
@@ -175,11 +181,19 @@ class Platform:
         return ",".join(f"nats://127.0.0.1:{n['client']}" for n in self.node_ports)
 
     @property
+    def operator_nats_url(self) -> str:
+        """The node URLs with the operator's credentials (tests, junctionctl)."""
+        if not self.nats_auth:
+            return self.nats_url
+        creds = f"{natsauth.OPERATOR}:{self.nats_passwords[natsauth.OPERATOR]}@"
+        return ",".join(f"nats://{creds}127.0.0.1:{n['client']}" for n in self.node_ports)
+
+    @property
     def urls(self) -> dict[str, str]:
         p = self.ports
         urls = {name: f"http://127.0.0.1:{p[name]}" for name in SERVICES}
         urls.update(
-            nats=self.nats_url,
+            nats=self.operator_nats_url,
             nats_monitor=f"http://127.0.0.1:{p['nats_monitor']}",
             smtp=f"smtp://127.0.0.1:{p['smtp']}",
             mail_api=f"http://127.0.0.1:{p['mail_api']}",
@@ -201,7 +215,7 @@ class Platform:
             "JUNCTION_PAYMENTS_URL": u["payments"],
             "JUNCTION_NOTIFICATIONS_URL": u["notifications"],
             "JUNCTION_MAIL_API_URL": u["mail_api"],
-            "JUNCTION_NATS_URL": self.nats_url,
+            "JUNCTION_NATS_URL": self.operator_nats_url,
         }
         if "trace_query" in u:
             env["JUNCTION_TRACE_QUERY_URL"] = u["trace_query"]
@@ -230,7 +244,12 @@ class Platform:
             conf = self.state_dir / f"{name}.conf"
             conf.write_text(
                 nats_config(
-                    store, node["client"], node["monitor"], name=f"junction-{name}", extra=cluster
+                    store,
+                    node["client"],
+                    node["monitor"],
+                    name=f"junction-{name}",
+                    extra=cluster
+                    + (natsauth.authorization_block(self.nats_passwords) if self.nats_auth else ""),
                 )
             )
             self.procs[name] = Proc(
@@ -292,6 +311,9 @@ class Platform:
             if self.telemetry and otlp:
                 env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp
                 env["OTEL_EXPORTER_OTLP_INSECURE"] = "true"
+            if self.nats_auth:
+                env["JUNCTION_NATS_USER"] = name
+                env["JUNCTION_NATS_PASSWORD"] = self.nats_passwords[name]
             env.update(self.service_env.get(name, {}))
             argv = [py, "-m", f"{name}.main"]
             if self.images is not None:

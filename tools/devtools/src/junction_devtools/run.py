@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import time
@@ -60,7 +61,8 @@ def main() -> None:
         width = max(len(k) for k in platform.urls)
         print(f"\nJunction is ready in {took:.1f}s:", flush=True)
         for name, url in platform.urls.items():
-            print(f"  {name:<{width}}  {url}")
+            shown = re.sub(r"//[^@/]+@", "//", url)  # credentials stay in .run/urls.json
+            print(f"  {name:<{width}}  {shown}")
         print(
             f"\nlogs: {platform.state_dir / 'logs'}   mail: {platform.state_dir / 'mail'}"
             "\nCtrl-C stops everything.",

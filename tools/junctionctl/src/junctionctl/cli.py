@@ -41,9 +41,11 @@ Release = Annotated[str, typer.Option(help="Helm release name")]
 Local = Annotated[bool, typer.Option("--local", help="the platform of `make run`")]
 Context = Annotated[str | None, typer.Option(help="kube context (default: current)")]
 NatsUrl = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--nats", envvar="JUNCTION_NATS_URL", help="NATS URL (port-forward 4222 for a cluster)"
+        "--nats",
+        envvar="JUNCTION_NATS_URL",
+        help="NATS URL (default: the local platform's; port-forward 4222 for a cluster)",
     ),
 ]
 
@@ -75,6 +77,11 @@ def local_urls() -> dict[str, str]:
         trace_query="http://127.0.0.1:16686",
     )
     return urls
+
+
+def nats_address(given: str | None) -> str:
+    """The NATS URL given, else the local platform's (with its per-run credentials)."""
+    return given or local_urls().get("nats", "nats://127.0.0.1:4222")
 
 
 def readiness(url: str) -> str:
@@ -211,9 +218,9 @@ def trace(
 
 @dlq_app.command("list")
 @reports_errors
-def dlq_list(nats_url: NatsUrl = "nats://127.0.0.1:4222") -> None:
+def dlq_list(nats_url: NatsUrl = None) -> None:
     """Every dead letter: sequence, where it came from, which consumer gave up, and why."""
-    letters = jetstream.run(jetstream.dead_letters(nats_url))
+    letters = jetstream.run(jetstream.dead_letters(nats_address(nats_url)))
     table = Table(title=f"dead letters ({len(letters)})")
     for col in ("seq", "subject", "consumer", "deliveries", "reason"):
         table.add_column(col)
@@ -224,9 +231,11 @@ def dlq_list(nats_url: NatsUrl = "nats://127.0.0.1:4222") -> None:
 
 @dlq_app.command("show")
 @reports_errors
-def dlq_show(seq: int, nats_url: NatsUrl = "nats://127.0.0.1:4222") -> None:
+def dlq_show(seq: int, nats_url: NatsUrl = None) -> None:
     """One dead letter in full: headers and body."""
-    found = [d for d in jetstream.run(jetstream.dead_letters(nats_url)) if d.seq == seq]
+    found = [
+        d for d in jetstream.run(jetstream.dead_letters(nats_address(nats_url))) if d.seq == seq
+    ]
     if not found:
         raise CtlError(f"no dead letter with sequence {seq}")
     d = found[0]
@@ -245,9 +254,10 @@ def dlq_show(seq: int, nats_url: NatsUrl = "nats://127.0.0.1:4222") -> None:
 def dlq_replay(
     seqs: Annotated[list[int] | None, typer.Argument(help="sequences to replay")] = None,
     all_: Annotated[bool, typer.Option("--all", help="replay every dead letter")] = False,
-    nats_url: NatsUrl = "nats://127.0.0.1:4222",
+    nats_url: NatsUrl = None,
 ) -> None:
     """Publish dead letters to their original subjects again (after a fix), then drop them."""
+    nats_url = nats_address(nats_url)
     if all_:
         seqs = [d.seq for d in jetstream.run(jetstream.dead_letters(nats_url))]
     if not seqs:

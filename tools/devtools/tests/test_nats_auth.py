@@ -1,0 +1,78 @@
+"""Every service connects as its own NATS user: it may publish only its own events and
+touch only its own bucket; credentials are generated per run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from junction_devtools.natsauth import OPERATOR
+from junction_devtools.platform import Platform, free_ports
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    p = Platform(state_dir=tmp_path_factory.mktemp("auth"), ports=free_ports(), telemetry=False)
+    try:
+        p.start()
+        yield p
+    finally:
+        p.stop()
+
+
+async def connect_as(platform: Platform, user: str, password: str | None = None) -> Client:
+    errors: list[Exception] = []
+
+    async def keep(err: Exception) -> None:
+        errors.append(err)
+
+    client = await nats.connect(
+        platform.nats_url.split(","),
+        user=user,
+        password=password or platform.nats_passwords[user],
+        allow_reconnect=False,
+        error_cb=keep,
+    )
+    client.seen_errors = errors  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+async def payments(platform: Platform) -> AsyncIterator[Client]:
+    client = await connect_as(platform, "payments")
+    yield client
+    await client.close()
+
+
+async def test_a_service_cannot_publish_another_services_events(
+    platform: Platform, payments: Client
+) -> None:
+    operator = await connect_as(platform, OPERATOR)
+    before = (await operator.jetstream().stream_info("ORDERS")).state.messages
+    js = payments.jetstream()
+    with pytest.raises((TimeoutError, nats.errors.Error)):
+        await js.publish("orders.OrderConfirmed", b"{}", timeout=1)
+    await asyncio.sleep(0.2)
+    seen = [str(e).lower() for e in payments.seen_errors]  # type: ignore[attr-defined]
+    assert any("permissions violation" in e for e in seen), seen
+    assert (await operator.jetstream().stream_info("ORDERS")).state.messages == before
+    await operator.close()
+
+
+async def test_a_service_reads_its_own_bucket_and_not_another(payments: Client) -> None:
+    js = payments.jetstream()
+    own = await js.key_value("payments")
+    assert own is not None
+    with pytest.raises((TimeoutError, nats.errors.Error)):
+        await js.key_value("orders")
+
+
+async def test_a_wrong_password_is_refused(platform: Platform) -> None:
+    with pytest.raises((nats.errors.Error, OSError)):
+        await connect_as(platform, "orders", password="not-the-password")
