@@ -105,6 +105,8 @@ async def dead_letters(url: str, limit: int = 1000) -> list[DeadLetter]:
             info = await js.stream_info(DLQ_STREAM)
         except NotFoundError:
             return []
+        if not info.state.messages:
+            return []
         first, last = info.state.first_seq, info.state.last_seq
         found: list[DeadLetter] = []
         for seq in range(first, last + 1):
