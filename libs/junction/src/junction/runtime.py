@@ -89,20 +89,14 @@ class ServiceRuntime:
         self.ready = False
         self.shutting_down = False
         self._startup_hooks: list[Hook] = []
-        self._shutdown_hooks: list[Hook] = []
         self._relays: list[OutboxRelay] = []
         self._consumers: list[EventConsumer] = []
         self._session: aiohttp.ClientSession | None = None
-        self._background: set[asyncio.Task[None]] = set()
 
     # -- composition ---------------------------------------------------------------------
 
     def on_startup(self, hook: Hook) -> Hook:
         self._startup_hooks.append(hook)
-        return hook
-
-    def on_shutdown(self, hook: Hook) -> Hook:
-        self._shutdown_hooks.append(hook)
         return hook
 
     def subscribe(
@@ -172,16 +166,6 @@ class ServiceRuntime:
             )
         return self._session
 
-    def spawn(self, coro: Awaitable[None]) -> None:
-        """Run a background loop for the life of the service."""
-
-        async def run() -> None:
-            await coro
-
-        task = asyncio.create_task(run())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     # -- life cycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -233,10 +217,6 @@ class ServiceRuntime:
             await sub.stop()
         for relay in self._relays:
             await relay.close(timeout=grace / 6)
-        for task in list(self._background):
-            task.cancel()
-        for hook in self._shutdown_hooks:
-            await hook(self)
         if self._session is not None:
             await self._session.close()
         await self.broker.stop()
