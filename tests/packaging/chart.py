@@ -13,9 +13,22 @@ from junction_devtools.tools import helm
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "junction"
+NATS_USERS = ("storefront", "orders", "inventory", "payments", "notifications", "operator")
+# Production refuses its placeholder passwords: the checks set real-looking ones.
+PRODUCTION_PASSWORDS = [
+    arg
+    for user in NATS_USERS
+    for arg in ("--set", f"nats.auth.passwords.{user}={user}0123456789abcdef")
+]
 PROFILES = {
     "kind": ["--set", "e2e.enabled=true"],
-    "production": ["-f", str(CHART / "values-production.yaml"), "--set", "e2e.enabled=true"],
+    "production": [
+        "-f",
+        str(CHART / "values-production.yaml"),
+        "--set",
+        "e2e.enabled=true",
+        *PRODUCTION_PASSWORDS,
+    ],
 }
 
 

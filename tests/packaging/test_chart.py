@@ -3,13 +3,28 @@ pod must meet (Pod Security "restricted", probes, limits, network policies)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests.packaging.chart import CHART, PROFILES, ROOT, memory_mib, pod_specs, render, run_helm
+from junction_devtools import natsauth
+from junction_devtools.platform import nats_server_binary
+from tests.packaging.chart import (
+    CHART,
+    NATS_USERS,
+    PROFILES,
+    ROOT,
+    memory_mib,
+    pod_specs,
+    render,
+    run_helm,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +33,7 @@ KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_helm_lint_strict(profile: str) -> None:
-    args = ["-f", str(CHART / "values-production.yaml")] if profile == "production" else []
-    done = run_helm("lint", "--strict", str(CHART), *args)
+    done = run_helm("lint", "--strict", str(CHART), *PROFILES[profile])
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -241,3 +255,61 @@ def test_the_e2e_job_is_granted_only_what_its_cases_use() -> None:
     for name, _, spec in pod_specs(objects):
         if name.startswith("Deployment/"):
             assert spec["automountServiceAccountToken"] is False, name
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_the_nats_configuration_is_valid_for_a_real_nats_server(
+    profile: str, tmp_path: Path
+) -> None:
+    conf = next(
+        o
+        for o in render(profile)
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "junction-nats"
+    )["data"]["nats.conf"]
+    conf = conf.replace("/data/jetstream", str(tmp_path / "js")).replace(
+        "/var/run/nats/nats.pid", str(tmp_path / "nats.pid")
+    )
+    (tmp_path / "nats.conf").write_text(conf)
+    env = {"POD_NAME": "junction-nats-0", "PATH": os.environ.get("PATH", "")}
+    env.update({f"{user.upper()}_NATS_PASSWORD": "x" * 20 for user in NATS_USERS})
+    done = subprocess.run(
+        [nats_server_binary(), "-t", "-c", str(tmp_path / "nats.conf")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "authorization" in conf
+
+
+def test_production_refuses_placeholder_passwords() -> None:
+    done = run_helm("template", "junction", str(CHART), "-f", str(CHART / "values-production.yaml"))
+    assert done.returncode != 0
+    assert "still the placeholder CHANGE-ME" in done.stderr
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_service_connects_as_its_own_nats_user(profile: str) -> None:
+    objects = render(profile)
+    secret = next(o for o in objects if o["kind"] == "Secret")
+    assert set(secret["data"]) == set(NATS_USERS)
+    for obj in objects:
+        if obj["kind"] != "Deployment" or obj["metadata"]["name"].split("-", 1)[1] not in (
+            "storefront",
+            "orders",
+            "inventory",
+            "payments",
+            "notifications",
+        ):
+            continue
+        service = obj["metadata"]["name"].split("-", 1)[1]
+        env = {e["name"]: e for e in obj["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["JUNCTION_NATS_USER"]["value"] == service
+        ref = env["JUNCTION_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == (secret["metadata"]["name"], service)
+
+
+def test_the_charts_nats_permissions_are_the_platforms() -> None:
+    shipped = json.loads((CHART / "files" / "nats-permissions.json").read_text())
+    assert shipped == natsauth.chart_permissions()

@@ -87,8 +87,7 @@ http://{{ include "junction.fullname" . }}-jaeger:4317
   value: http://{{ $f }}-inventory:8080
 - name: JUNCTION_PAYMENTS_URL
   value: http://{{ $f }}-payments:8080
-- name: JUNCTION_NATS_URL
-  value: {{ include "junction.natsUrl" . }}
+{{- include "junction.e2eNatsEnv" . }}
 {{- if .Values.mailpit.enabled }}
 - name: JUNCTION_MAIL_API_URL
   value: http://{{ $f }}-mailpit:8025
@@ -102,13 +101,14 @@ http://{{ include "junction.fullname" . }}-jaeger:4317
 {{- define "junction.natsConf" -}}
 {{- $name := include "junction.name" (dict "root" . "component" "nats") -}}
 {{- $replicas := int .Values.nats.replicas -}}
+{{- $permissions := .Files.Get "files/nats-permissions.json" | fromJson -}}
 server_name: $POD_NAME
 listen: 0.0.0.0:4222
 http: 0.0.0.0:8222
 pid_file: /var/run/nats/nats.pid
 max_payload: 1MB
-lame_duck_duration: 10s
-lame_duck_grace_period: 3s
+lame_duck_duration: 30s
+lame_duck_grace_period: 10s
 jetstream {
   store_dir: /data/jetstream
   # Every acknowledged write is on disk; with 3 replicas a lost node loses nothing.
@@ -126,5 +126,44 @@ cluster {
     {{- end }}
   ]
 }
+{{- end }}
+{{- if .Values.nats.auth.enabled }}
+authorization {
+  users = [
+    {{- range $user := include "junction.natsUsers" . | fromJsonArray }}
+    {user: {{ $user }}, password: ${{ include "junction.natsPasswordEnv" $user }}
+      {{- if ne $user "operator" }}, permissions: {{ index $permissions $user | toRawJson }}{{ end }}}
+    {{- end }}
+  ]
+}
+{{- end }}
+{{- end -}}
+
+
+{{/* NATS users: every service, and the operator (the e2e suite). */}}
+{{- define "junction.natsUsers" -}}
+{{- $users := list -}}
+{{- range $name, $_ := .Values.services }}{{ $users = append $users $name }}{{ end -}}
+{{- append $users "operator" | toJson -}}
+{{- end -}}
+
+{{- define "junction.natsSecret" -}}
+{{ include "junction.fullname" . }}-nats-auth
+{{- end -}}
+
+{{- define "junction.natsPasswordEnv" -}}
+{{ printf "%s_NATS_PASSWORD" (upper .) }}
+{{- end -}}
+
+{{/* The e2e suite connects as the operator (its password comes from the Secret). */}}
+{{- define "junction.e2eNatsEnv" -}}
+{{- if and .Values.nats.enabled .Values.nats.auth.enabled }}
+- name: OPERATOR_NATS_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ include "junction.natsSecret" . }}, key: operator}}
+- name: JUNCTION_NATS_URL
+  value: nats://operator:$(OPERATOR_NATS_PASSWORD)@{{ include "junction.fullname" . }}-nats:4222
+{{- else }}
+- name: JUNCTION_NATS_URL
+  value: {{ include "junction.natsUrl" . }}
 {{- end }}
 {{- end -}}

@@ -17,7 +17,7 @@ CONSUMES = {
     "payments": ["ORDERS"],
     "notifications": ["ORDERS"],
 }
-OPERATOR = "junction-operator"
+OPERATOR = "operator"
 
 
 def permissions(service: str) -> dict[str, dict[str, list[str]]]:
@@ -74,3 +74,17 @@ def authorization_block(passwords: dict[str, str]) -> str:
         users.append(entry)
     # nats.conf accepts JSON-style values.
     return "authorization {\n  users = " + json.dumps(users, indent=2) + "\n}\n"
+
+
+def chart_permissions() -> dict[str, dict[str, dict[str, list[str]]]]:
+    """The same permissions for the chart (charts/junction/files/nats-permissions.json)."""
+    return {service: permissions(service) for service in CONSUMES}
+
+
+def main() -> None:
+    """Print the chart's permissions file (kept equal to it by a test)."""
+    print(json.dumps(chart_permissions(), indent=2))  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
