@@ -7,9 +7,8 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsMessage as StreamMessage
@@ -39,7 +38,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EventHandler = Callable[[Event], Awaitable[None]]
-Message = Annotated[StreamMessage, Context("message")]
+
+
+async def raw_message(message: StreamMessage) -> Msg:
+    """FastStream decoder that hands the subscriber the nats-py message itself: the envelope
+    is parsed once, by EventConsumer, and no dependency injection runs per message."""
+    return message.raw_message
+
 
 DLQ_REASON = "Junction-Dlq-Reason"
 DLQ_SUBJECT = "Junction-Dlq-Subject"
@@ -251,8 +256,8 @@ def subscribe(
         backoff_seconds=settings.consumer_backoff_seconds,
     )
 
-    async def consume(message: Message) -> None:
-        await consumer(message.raw_message)
+    async def consume(raw: Msg) -> None:
+        await consumer(raw)
 
     consumer.stream = stream.name
     consumer.config = api.ConsumerConfig(
@@ -276,6 +281,7 @@ def subscribe(
         ),
         max_workers=settings.consumer_workers,
         ack_policy=AckPolicy.MANUAL,
+        decoder=raw_message,
         title=durable,
     )(consume)
     return consumer

@@ -78,8 +78,11 @@ class ServiceRuntime:
             # in-flight messages 1/3, outbox flush 1/6.
             graceful_timeout=settings.shutdown_grace_seconds / 3,
             middlewares=middlewares,
-            # FastStream logs every message at this level; keep it out of INFO logs.
-            log_level=logging.DEBUG,
+            # Per message, FastStream's dependency injection and logging cost more than the
+            # work itself: subscribers get the raw message (see messaging.raw_message) and
+            # log for themselves.
+            apply_types=False,
+            logger=None,
         )
         self.publisher = JetStreamPublisher(self.broker)
         self.dead_letters = DeadLetters(self.broker)
