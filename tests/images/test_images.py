@@ -82,3 +82,32 @@ def test_the_e2e_image_passes_against_the_platform_in_containers(
     (tmp_path / "e2e.log").write_text(done.stdout + done.stderr)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
     assert " passed" in done.stdout
+
+
+def test_the_e2e_image_passes_against_the_local_process_platform(
+    built: dict[str, str], tmp_path: Path
+) -> None:
+    local = Platform(state_dir=tmp_path / "local", ports=free_ports(), telemetry=True)
+    try:
+        local.start()
+        argv = [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "--user",
+            "10001:10001",
+        ]
+        for key, value in sorted(local.e2e_env().items()):
+            argv += ["-e", f"{key}={value}"]
+        done = subprocess.run(
+            [*argv, built["e2e"], "-q"], capture_output=True, text=True, timeout=600
+        )
+    finally:
+        local.stop()
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout

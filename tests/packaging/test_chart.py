@@ -313,3 +313,40 @@ def test_every_service_connects_as_its_own_nats_user(profile: str) -> None:
 def test_the_charts_nats_permissions_are_the_platforms() -> None:
     shipped = json.loads((CHART / "files" / "nats-permissions.json").read_text())
     assert shipped == natsauth.chart_permissions()
+
+
+def test_nats_jaeger_and_mailpit_can_each_be_replaced_by_existing_ones() -> None:
+    done = run_helm(
+        "template",
+        "junction",
+        str(CHART),
+        "--namespace",
+        "junction",
+        "--set",
+        "nats.enabled=false",
+        "--set",
+        "nats.url=nats://nats.shared:4222",
+        "--set",
+        "jaeger.enabled=false",
+        "--set",
+        "telemetry.otlpEndpoint=http://collector.observability:4317",
+        "--set",
+        "mailpit.enabled=false",
+        "--set",
+        "mailpit.smtp.host=smtp.example.org",
+    )
+    assert done.returncode == 0, done.stderr
+    objects = [o for o in yaml.safe_load_all(done.stdout) if o]
+    components = {o["metadata"]["labels"].get("app.kubernetes.io/component") for o in objects}
+    assert not components & {"nats", "jaeger", "mailpit"}
+    env = {
+        e["name"]: e.get("value")
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "junction-notifications"
+        for e in o["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["JUNCTION_NATS_URL"] == "nats://nats.shared:4222"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector.observability:4317"
+    assert env["JUNCTION_SMTP_HOST"] == "smtp.example.org"
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSIONS[-1], strict=True)
