@@ -122,8 +122,9 @@ class ServiceRuntime:
         )
         self._consumers.append(consumer)
 
-    async def bucket(self, name: str) -> KeyValue:
-        """Open this service's KV bucket, creating it (file storage, replicas) if needed."""
+    async def bucket(self, name: str, *, ttl: float | None = None) -> KeyValue:
+        """Open this service's KV bucket, creating it (file storage, replicas, and an entry
+        time-to-live when given) if needed."""
         js = self.broker.config.connection_state.stream
         kv: KeyValue
         try:
@@ -135,6 +136,7 @@ class ServiceRuntime:
                     history=1,
                     storage=api.StorageType.FILE,
                     replicas=self.settings.js_replicas,
+                    ttl=ttl,
                 )
             )
         return kv

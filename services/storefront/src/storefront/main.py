@@ -18,7 +18,8 @@ def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
     app = runtime.http_app(api.router, title="Junction storefront")
 
     async def start(rt: ServiceRuntime) -> None:
-        kv = await rt.bucket(settings.bucket)
+        # Idempotency keys are remembered for a day, then the bucket forgets them.
+        kv = await rt.bucket(settings.bucket, ttl=settings.idempotency_ttl_seconds)
         app.state.deps = StorefrontDeps(
             settings=settings,
             requests=AggregateStore(
