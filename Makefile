@@ -15,7 +15,10 @@ help: ## list the targets
 
 setup: ## install uv (if missing) and the locked dependencies, nats-server included
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
-		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check uv 2>/dev/null \
+		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check --user \
+			--break-system-packages uv \
+		|| { echo "could not install uv: see https://docs.astral.sh/uv/getting-started/installation/"; exit 1; }
 	@$(UV) sync --locked --quiet
 
 run: setup ## run the whole platform locally (foreground; Ctrl-C stops it)

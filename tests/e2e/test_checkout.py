@@ -1,11 +1,12 @@
 """The checkout story through the public API: every answer a customer can get."""
 
 import asyncio
+import signal
 import uuid
 
 import pytest
 
-from tests.e2e.client import Shop, events
+from tests.e2e.client import Endpoints, Shop, events
 
 pytestmark = pytest.mark.e2e
 
@@ -159,3 +160,19 @@ async def test_wrong_content_type_and_oversized_bodies_are_refused(shop: Shop) -
         url, data=b"{" + b" " * 200_000 + b"}", headers={"content-type": "application/json"}
     ) as r:
         assert r.status == 413
+
+
+async def test_a_dependency_down_is_a_clear_503(endpoints: Endpoints, shop: Shop) -> None:
+    platform = endpoints.platform
+    if platform is None:
+        pytest.skip("needs process control of a local platform")
+    sku = await shop.new_sku(stock=3)
+    platform.kill("payments", signal.SIGKILL)
+    try:
+        reply = await shop.checkout([{"sku": sku, "quantity": 1}], key=uuid.uuid4().hex)
+    finally:
+        await asyncio.to_thread(platform.restart, "payments")
+    assert reply.status == 503
+    assert reply.body["error"] == "dependency_unavailable"
+    assert reply.body["dependency"] == "payments"
+    assert "payments is unavailable" in reply.body["message"]
