@@ -11,9 +11,10 @@ import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue as NatsKeyValue
 from opentelemetry import propagate
 from pydantic import BaseModel, Field
 
@@ -73,18 +74,19 @@ class KeyLocks:
 
 
 async def keys_matching(kv: KeyValue, pattern: str) -> list[str]:
-    """Keys matching a subject pattern, filtered by the server (nats-py's `keys()` filters
-    client-side after reading every key)."""
-    watcher = await kv.watch(pattern, ignore_deletes=True, meta_only=True)
-    keys: list[str] = []
-    try:
-        async for entry in watcher:
-            if entry is None:  # the end of the current values
-                break
-            keys.append(entry.key)
-    finally:
-        await watcher.stop()  # type: ignore[no-untyped-call]
-    return keys
+    """Keys matching a subject pattern, listed by the server in one request.
+
+    Not nats-py's `keys()` (it reads every key and filters client-side) nor a watcher (its
+    end-of-values marker can arrive before values already in flight, returning too few).
+    """
+    if not isinstance(kv, NatsKeyValue):  # an in-memory stand-in in unit tests
+        stand_in: Any = kv
+        found: list[str] = await stand_in.keys_matching(pattern)
+        return found
+    # nats-py keeps the bucket's subject prefix ("$KV.<bucket>.") and stream private.
+    prefix = kv._pre
+    info = await kv._js.stream_info(kv._stream, subjects_filter=f"{prefix}{pattern}")
+    return sorted(subject.removeprefix(prefix) for subject in (info.state.subjects or {}))
 
 
 def stamp_trace(events: list[Event]) -> list[Event]:

@@ -54,6 +54,10 @@ class FakeKV:
         self.data.pop(key, None)
         return True
 
+    async def keys_matching(self, pattern: str) -> list[str]:
+        glob = pattern.replace(">", "*")
+        return sorted(k for k in self.data if fnmatch.fnmatch(k, glob))
+
     async def watch(self, pattern: str, **_: Any) -> FakeWatcher:
         glob = pattern.replace(">", "*")
         return FakeWatcher(
