@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
@@ -57,32 +56,6 @@ class FakeKV:
     async def keys_matching(self, pattern: str) -> list[str]:
         glob = pattern.replace(">", "*")
         return sorted(k for k in self.data if fnmatch.fnmatch(k, glob))
-
-    async def watch(self, pattern: str, **_: Any) -> FakeWatcher:
-        glob = pattern.replace(">", "*")
-        return FakeWatcher(
-            [
-                FakeEntry(k, None, r)
-                for k, (_, r) in sorted(self.data.items())
-                if fnmatch.fnmatch(k, glob)
-            ]
-        )
-
-
-class FakeWatcher:
-    def __init__(self, entries: list[FakeEntry]) -> None:
-        self._entries: list[FakeEntry | None] = [*entries, None]
-
-    def __aiter__(self) -> FakeWatcher:
-        return self
-
-    async def __anext__(self) -> FakeEntry | None:
-        if not self._entries:
-            raise StopAsyncIteration
-        return self._entries.pop(0)
-
-    async def stop(self) -> None:
-        return None
 
 
 class RecordingPublisher:
