@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from junction_devtools.platform import Proc, free_ports, http_ok
+from junction_devtools.platform import Platform, Proc, free_ports, http_ok
 from junction_devtools.testing import start_nats
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,6 +144,52 @@ def jetstream(variant: str, nats_url: str, otlp: str, count: int) -> dict[str, f
     return result
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def checkout_load(storefront: str, seconds: float, concurrency: int) -> int:
+    """Closed-loop checkouts for `seconds`; how many were answered 201."""
+    done = 0
+    deadline = time.perf_counter() + seconds
+    body = {
+        "customer_email": "bench@example.com",
+        "payment_token": "tok_visa",
+        "items": [{"sku": "JNC-STICKERS", "quantity": 1}],
+    }
+    async with aiohttp.ClientSession() as session:
+
+        async def client() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                async with session.post(f"{storefront}/api/checkout", json=body) as resp:
+                    await resp.read()
+                    done += resp.status == 201
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return done
+
+
+def footprint(tmp: Path, seconds: float) -> dict[str, Any]:
+    """The whole local platform (tracing on): seconds to ready, RSS idle and under load."""
+    platform = Platform(state_dir=tmp / "footprint", ports=free_ports(), telemetry=True)
+    try:
+        ready_s = platform.start()
+        time.sleep(1.0)
+        idle = {name: rss_mib(p.popen.pid) for name, p in platform.procs.items() if p.popen}
+        before = time.perf_counter()
+        confirmed = asyncio.run(checkout_load(platform.urls["storefront"], seconds, 8))
+        rate = confirmed / (time.perf_counter() - before)
+        loaded = {name: rss_mib(p.popen.pid) for name, p in platform.procs.items() if p.popen}
+    finally:
+        platform.stop()
+    return {"ready_seconds": ready_s, "checkouts_per_s": rate, "idle_mib": idle, "load_mib": loaded}
+
+
 def table(results: dict[str, Any]) -> str:
     h = results["http_hop"]
     j = results["jetstream"]
@@ -177,6 +223,23 @@ def table(results: dict[str, Any]) -> str:
             f"{r['consume_per_s']:.0f} | "
             f"{r['consume_per_s'] / raw_j['consume_per_s']:.2f} |"
         )
+    f = results["footprint"]
+    lines += [
+        "",
+        f"Footprint, the whole local platform with tracing: ready in {f['ready_seconds']:.1f} s; "
+        f"RSS idle and after {results['seconds']:.0f} s of closed-loop checkouts (8 clients, "
+        f"{f['checkouts_per_s']:.0f} checkouts/s):",
+        "",
+        "| process | idle MiB | under load MiB |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {f['idle_mib'][name]:.0f} | {f['load_mib'].get(name, 0):.0f} |"
+        for name in f["idle_mib"]
+    ]
+    lines.append(
+        f"| total | {sum(f['idle_mib'].values()):.0f} | {sum(f['load_mib'].values()):.0f} |"
+    )
     t_h = h["junction+otel"]["rps"] / h["junction"]["rps"]
     t_j = j["junction+otel"]["consume_per_s"] / j["junction"]["consume_per_s"]
     lines += [
@@ -234,6 +297,7 @@ def main() -> None:
                     v: jetstream(v, nats_server.url, otlp, messages)
                     for v in ("raw", "junction", "junction+otel")
                 },
+                "footprint": footprint(tmp, seconds),
             }
         finally:
             store.stop()

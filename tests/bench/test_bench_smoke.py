@@ -24,3 +24,4 @@ def test_bench_quick_run_prints_every_variant() -> None:
     for row in ("| raw |", "| junction |", "| junction+otel |"):
         assert out.count(row) == 2, out  # once in the HTTP table, once in the JetStream table
     assert "Telemetry cost:" in out
+    assert "| storefront |" in out and "| total |" in out  # the footprint table
