@@ -59,12 +59,8 @@ async def place_order(
     body: PlaceOrderBody, deps: OrdersDep, response: Response
 ) -> OrderView | JSONResponse:
     annotate_order(body.order_id)
-    existing = await deps.orders.get(body.order_id)
-    if existing is not None:
-        response.status_code = 200
-        return OrderView.of(existing.value)
     try:
-        order = await handlers.place_order(
+        order, placed = await handlers.place_order(
             deps.orders,
             deps.inventory,
             handlers.PlaceOrder(
@@ -76,6 +72,8 @@ async def place_order(
         )
     except handlers.Rejected as exc:
         return JSONResponse(exc.body, status_code=exc.status)
+    if not placed:
+        response.status_code = 200  # a repeat: the order as it already is
     return OrderView.of(order)
 
 

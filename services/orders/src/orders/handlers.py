@@ -31,11 +31,16 @@ class Rejected(Exception):
         self.body = body
 
 
-async def place_order(orders: Orders, inventory: ServiceClient, cmd: PlaceOrder) -> Order:
-    """Reserve stock, then store the order with its OrderCreated event. Idempotent by id."""
+async def place_order(
+    orders: Orders, inventory: ServiceClient, cmd: PlaceOrder
+) -> tuple[Order, bool]:
+    """Reserve stock, then store the order with its OrderCreated event; (order, placed now).
+
+    Idempotent by id: an order that already exists is returned as it is.
+    """
     existing = await orders.get(cmd.order_id)
     if existing is not None:
-        return existing.value
+        return existing.value, False
     request: dict[str, Any] = {
         "order_id": cmd.order_id,
         "items": [{"sku": s, "quantity": q} for s, q in cmd.lines.items()],
@@ -63,10 +68,11 @@ async def place_order(orders: Orders, inventory: ServiceClient, cmd: PlaceOrder)
     ]
     order = Order.place(cmd.order_id, cmd.customer_email, lines, current_trace_id())
     if not await orders.put_new(cmd.order_id, order):
+        # A concurrent duplicate stored it first: answer with that one, as a new placement.
         stored = await orders.get(cmd.order_id)
         assert stored is not None
-        return stored.value
-    return order
+        return stored.value, True
+    return order, True
 
 
 async def apply_event(orders: Orders, event: Event) -> None:
