@@ -105,16 +105,9 @@ class Report:
 
 
 def endpoints_of(platform: Platform) -> Endpoints:
-    env = platform.e2e_env()
-    return Endpoints(
-        storefront=env["JUNCTION_STOREFRONT_URL"],
-        orders=env["JUNCTION_ORDERS_URL"],
-        inventory=env["JUNCTION_INVENTORY_URL"],
-        payments=env["JUNCTION_PAYMENTS_URL"],
-        mail_api=env["JUNCTION_MAIL_API_URL"],
-        nats=env["JUNCTION_NATS_URL"],
-        platform=platform,
-    )
+    endpoints = Endpoints.from_env(platform.e2e_env(), platform=platform)
+    assert endpoints is not None
+    return endpoints
 
 
 async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int) -> Report:

@@ -7,7 +7,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +29,11 @@ class Endpoints:
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls) -> Endpoints | None:
-        env = os.environ
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, platform: Any = None
+    ) -> Endpoints | None:
+        """The endpoints named by JUNCTION_*_URL variables (the process's, or `env`)."""
+        env = os.environ if env is None else env
         if "JUNCTION_STOREFRONT_URL" not in env:
             return None
         return cls(
@@ -41,6 +44,7 @@ class Endpoints:
             mail_api=env["JUNCTION_MAIL_API_URL"],
             nats=env["JUNCTION_NATS_URL"],
             trace_query=env.get("JUNCTION_TRACE_QUERY_URL"),
+            platform=platform,
         )
 
 

@@ -38,17 +38,9 @@ def endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     except Exception:
         platform.stop()
         raise
-    env = platform.e2e_env()
-    yield Endpoints(
-        storefront=env["JUNCTION_STOREFRONT_URL"],
-        orders=env["JUNCTION_ORDERS_URL"],
-        inventory=env["JUNCTION_INVENTORY_URL"],
-        payments=env["JUNCTION_PAYMENTS_URL"],
-        mail_api=env["JUNCTION_MAIL_API_URL"],
-        nats=env["JUNCTION_NATS_URL"],
-        trace_query=env.get("JUNCTION_TRACE_QUERY_URL"),
-        platform=platform,
-    )
+    started = Endpoints.from_env(platform.e2e_env(), platform=platform)
+    assert started is not None
+    yield started
     platform.stop()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from junction_devtools import images as img
-from junction_devtools.platform import SERVICES, Platform, free_ports
+from junction_devtools.platform import SERVICES, Platform, container_argv, free_ports
 
 pytestmark = pytest.mark.images
 
@@ -63,22 +63,8 @@ def test_images_run_as_a_numeric_user_with_an_exec_entrypoint(
 def test_the_e2e_image_passes_against_the_platform_in_containers(
     platform: Platform, built: dict[str, str], tmp_path: Path
 ) -> None:
-    env = platform.e2e_env()
-    argv = [
-        "docker",
-        "run",
-        "--rm",
-        "--network",
-        "host",
-        "--read-only",
-        "--tmpfs",
-        "/tmp",
-        "--user",
-        "10001:10001",
-    ]
-    for key, value in sorted(env.items()):
-        argv += ["-e", f"{key}={value}"]
-    done = subprocess.run([*argv, built["e2e"], "-q"], capture_output=True, text=True, timeout=600)
+    argv = container_argv(built["e2e"], platform.e2e_env())
+    done = subprocess.run([*argv, "-q"], capture_output=True, text=True, timeout=600)
     (tmp_path / "e2e.log").write_text(done.stdout + done.stderr)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
     assert " passed" in done.stdout
@@ -90,23 +76,8 @@ def test_the_e2e_image_passes_against_the_local_process_platform(
     local = Platform(state_dir=tmp_path / "local", ports=free_ports(), telemetry=True)
     try:
         local.start()
-        argv = [
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            "--read-only",
-            "--tmpfs",
-            "/tmp",
-            "--user",
-            "10001:10001",
-        ]
-        for key, value in sorted(local.e2e_env().items()):
-            argv += ["-e", f"{key}={value}"]
-        done = subprocess.run(
-            [*argv, built["e2e"], "-q"], capture_output=True, text=True, timeout=600
-        )
+        argv = container_argv(built["e2e"], local.e2e_env())
+        done = subprocess.run([*argv, "-q"], capture_output=True, text=True, timeout=600)
     finally:
         local.stop()
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]

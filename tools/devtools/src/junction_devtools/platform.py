@@ -85,6 +85,27 @@ def nats_config(
     )
 
 
+def container_argv(image: str, env: dict[str, str], *options: str) -> list[str]:
+    """`docker run` of a Junction image: host network (loopback only), read-only root with
+    a /tmp tmpfs, its numeric non-root user, and `env` as its only environment."""
+    argv = [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--user",
+        "10001:10001",
+        *options,
+    ]
+    for key, value in sorted(env.items()):
+        argv += ["-e", f"{key}={value}"]
+    return [*argv, image]
+
+
 def http_ok(url: str, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
@@ -349,25 +370,15 @@ class Platform:
         assert self.images is not None
         passed = {k: v for k, v in env.items() if k.startswith(("JUNCTION_", "OTEL_"))}
         passed["JUNCTION_HOST"] = "127.0.0.1"  # host network: stay on loopback
-        argv = [
-            "docker",
-            "run",
-            "--rm",
+        argv = container_argv(
+            self.images[name],
+            passed,
             "--name",
             f"junction-{name}-{self.ports[name]}",
-            "--network",
-            "host",
-            "--read-only",
-            "--tmpfs",
-            "/tmp",
-            "--user",
-            "10001:10001",
             "--stop-timeout",
             "15",
-        ]
-        for key, value in sorted(passed.items()):
-            argv += ["-e", f"{key}={value}"]
-        return [*argv, self.images[name]], dict(os.environ)
+        )
+        return argv, dict(os.environ)
 
     def start(self, timeout: float = 60.0) -> float:
         """Start everything and wait until each process is ready; seconds it took."""
