@@ -38,7 +38,9 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
     consumer_workers: int = Field(default=16, ge=1)
     consumer_backoff_seconds: float = Field(default=0.5, gt=0)
-    consumer_fetch_timeout_seconds: float = Field(default=0.1, gt=0)
+    # How long an idle consumer's fetch waits for the next message (it returns as soon as
+    # one arrives; shutdown does not wait for it).
+    consumer_idle_wait_seconds: float = Field(default=1.0, gt=0)
 
     # The outbox relay publishes inline; the sweep recovers what a crash left behind.
     outbox_sweep_interval_seconds: float = Field(default=5.0, gt=0)

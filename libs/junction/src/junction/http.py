@@ -2,7 +2,8 @@
 
 Every call has a timeout (bounded by the caller's propagated deadline), goes through a
 circuit breaker per downstream, and is retried with jittered backoff only when the caller
-says it is idempotent.
+says it is idempotent. With telemetry on, each attempt is a CLIENT span whose context travels
+in the W3C `traceparent` header.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+from opentelemetry import propagate, trace
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
+from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -55,12 +59,20 @@ class ServiceClient:
         session: aiohttp.ClientSession,
         policy: ClientPolicy,
         breakers: AsyncCircuitBreakerFactory,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.name = name
         self._base_url = base_url.rstrip("/")
         self._session = session
         self._policy = policy
         self._breakers = breakers
+        self._breaker: AsyncCircuitBreaker | None = None
+        self._tracer = tracer
+        url = urlsplit(self._base_url)
+        self._server: dict[str, str | int] = {
+            "server.address": url.hostname or "",
+            "server.port": url.port or 80,
+        }
 
     async def get(self, path: str) -> Response:
         return await self.request("GET", path, idempotent=True)
@@ -74,8 +86,16 @@ class ServiceClient:
         """Send one request; DependencyUnavailable when the service cannot answer in time."""
         attempts = self._policy.retry_attempts if idempotent else 1
         try:
+            # The first attempt goes straight out; the retry policy is built only when needed.
+            return await self._send_once(method, path, json)
+        except TransientHttpError as exc:
+            if attempts == 1:
+                raise DependencyUnavailable(self.name, str(exc)) from exc
+        except OpenedState as exc:
+            raise DependencyUnavailable(self.name, "circuit breaker open") from exc
+        try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(attempts),
+                stop=stop_after_attempt(attempts - 1),
                 wait=wait_random_exponential(multiplier=0.05, max=0.5),
                 retry=retry_if_exception_type(TransientHttpError),
                 reraise=True,
@@ -95,23 +115,54 @@ class ServiceClient:
             if budget <= 0:
                 raise TransientHttpError("deadline exceeded before the call")
             timeout = min(timeout, budget)
-        breaker = await self._breakers.get_breaker(
-            self.name,
-            threshold=self._policy.breaker_threshold,
-            ttl=self._policy.breaker_reset_seconds,
-        )
-        async with breaker:
-            try:
-                async with self._session.request(
-                    method,
-                    f"{self._base_url}{path}",
-                    json=json,
-                    timeout=aiohttp.ClientTimeout(total=timeout),
-                    headers={DEADLINE_HEADER: str(int(timeout * 1000))},
-                ) as resp:
-                    if resp.status in (502, 503, 504):
-                        raise TransientHttpError(f"{self.name} answered {resp.status}")
-                    body = await resp.json(content_type=None) if resp.content_length != 0 else None
-                    return Response(resp.status, body)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise TransientHttpError(f"{type(exc).__name__}: {exc}") from exc
+        if self._breaker is None:  # one breaker per downstream, shared by its clients
+            self._breaker = await self._breakers.get_breaker(
+                self.name,
+                threshold=self._policy.breaker_threshold,
+                ttl=self._policy.breaker_reset_seconds,
+            )
+        headers = {DEADLINE_HEADER: str(int(timeout * 1000))}
+        url = f"{self._base_url}{path}"
+        async with self._breaker:
+            if self._tracer is None:
+                return await self._exchange(method, url, json, headers, timeout, None)
+            with self._tracer.start_as_current_span(
+                method,
+                kind=trace.SpanKind.CLIENT,
+                attributes={
+                    "http.request.method": method,
+                    "url.full": url,
+                    "peer.service": self.name,
+                    **self._server,
+                },
+            ) as span:
+                propagate.inject(headers)
+                return await self._exchange(method, url, json, headers, timeout, span)
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        json: Any,
+        headers: dict[str, str],
+        timeout: float,
+        span: trace.Span | None,
+    ) -> Response:
+        try:
+            async with self._session.request(
+                method,
+                url,
+                json=json,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                headers=headers,
+            ) as resp:
+                if span is not None:
+                    span.set_attribute("http.response.status_code", resp.status)
+                    if resp.status >= 500:
+                        span.set_status(trace.StatusCode.ERROR)
+                if resp.status in (502, 503, 504):
+                    raise TransientHttpError(f"{self.name} answered {resp.status}")
+                body = await resp.json(content_type=None) if resp.content_length != 0 else None
+                return Response(resp.status, body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientHttpError(f"{type(exc).__name__}: {exc}") from exc

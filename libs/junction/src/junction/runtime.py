@@ -40,6 +40,8 @@ from junction.web import install_http_basics
 
 logger = logging.getLogger(__name__)
 
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})  # not traced: probes, every few seconds
+
 Hook = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
@@ -78,11 +80,16 @@ class ServiceRuntime:
             # in-flight messages 1/3, outbox flush 1/6.
             graceful_timeout=settings.shutdown_grace_seconds / 3,
             middlewares=middlewares,
-            # Per message, FastStream's dependency injection and logging cost more than the
-            # work itself: subscribers get the raw message (see messaging.raw_message) and
-            # log for themselves.
+            # Consumers run their own fetch loops (messaging.EventConsumer); the broker
+            # connects and publishes, without dependency injection or per-message logging.
             apply_types=False,
             logger=None,
+        )
+        # Junction's own spans: consumers (messaging) and service-to-service calls (http).
+        self.tracer = (
+            self.tracer_provider.get_tracer("junction")
+            if self.tracer_provider is not None
+            else None
         )
         self.publisher = JetStreamPublisher(self.broker)
         self.dead_letters = DeadLetters(self.broker)
@@ -112,7 +119,6 @@ class ServiceRuntime:
     ) -> None:
         """Consume `event_type` events from `source`'s stream with `handler`."""
         consumer = subscribe(
-            self.broker,
             self.settings,
             source=source,
             event_type=event_type,
@@ -121,6 +127,11 @@ class ServiceRuntime:
             max_ack_pending=max_ack_pending,
         )
         self._consumers.append(consumer)
+
+    @property
+    def consumers(self) -> list[EventConsumer]:
+        """The consumers registered with `subscribe`."""
+        return list(self._consumers)
 
     async def bucket(self, name: str, *, ttl: float | None = None) -> KeyValue:
         """Open this service's KV bucket, creating it (file storage, replicas, and an entry
@@ -155,19 +166,13 @@ class ServiceRuntime:
             breaker_threshold=self.settings.breaker_threshold,
             breaker_reset_seconds=self.settings.breaker_reset_seconds,
         )
-        return ServiceClient(name, base_url, self.session, policy, self.breakers)
+        return ServiceClient(name, base_url, self.session, policy, self.breakers, self.tracer)
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            trace_configs = []
-            if self.tracer_provider is not None:
-                from opentelemetry.instrumentation.aiohttp_client import create_trace_config
-
-                trace_configs.append(create_trace_config(tracer_provider=self.tracer_provider))
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.settings.http_pool_size),
-                trace_configs=trace_configs,
+                connector=aiohttp.TCPConnector(limit=self.settings.http_pool_size)
             )
         return self._session
 
@@ -193,9 +198,10 @@ class ServiceRuntime:
         await self._wait_for_streams([c.name for c in self.consumes])
         for hook in self._startup_hooks:
             await hook(self)
-        for consumer in self._consumers:  # settings changed since the last run take effect
-            await consumer.declare(js)
         await self.broker.start()
+        for consumer in self._consumers:
+            await consumer.declare(js)  # settings changed since the last run take effect
+            await consumer.start(js, self.tracer)
         for relay in self._relays:
             relay.start_sweeper(s.outbox_sweep_interval_seconds)
         self.ready = True
@@ -218,8 +224,7 @@ class ServiceRuntime:
         self.ready = False
         self.shutting_down = True
         grace = self.settings.shutdown_grace_seconds
-        for sub in self.broker.subscribers:
-            await sub.stop()
+        await asyncio.gather(*(c.stop(timeout=grace / 3) for c in self._consumers))
         for relay in self._relays:
             await relay.close(timeout=grace / 6)
         if self._session is not None:
@@ -252,20 +257,23 @@ class ServiceRuntime:
             title=title or f"junction {self.settings.service_name}",
             version=self.settings.service_version,
             lifespan=lifespan,
+            # FastAPI's native OpenTelemetry support: one SERVER span per request, named
+            # "<method> <route>", continuing the caller's trace. No per-operation spans, and
+            # no metrics or logs pipeline (logs go to stdout as JSON lines).
+            telemetry={
+                "tracing": self.tracer_provider is not None,
+                "tracer_provider": self.tracer_provider,
+                "metrics": False,
+                "logs": False,
+                "operation_spans": False,
+                "auto_configure": False,
+                "exclude": lambda scope: scope.get("path") in PROBE_PATHS,
+            },
         )
         app.state.runtime = self
         install_http_basics(app, self)
         for router in routers:
             app.include_router(router)
-        if self.tracer_provider is not None:
-            from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-            FastAPIInstrumentor.instrument_app(
-                app,
-                tracer_provider=self.tracer_provider,
-                excluded_urls="healthz,readyz",
-                exclude_spans=["receive", "send"],  # ASGI message spans: noise in a waterfall
-            )
         return app
 
     def serve(self, app: FastAPI) -> None:

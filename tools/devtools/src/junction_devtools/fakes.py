@@ -78,3 +78,41 @@ class RecordingMailer:
             self.fail_times -= 1
             raise ConnectionError("smtp down")
         self.sent.append(message)
+
+
+class FakeMsg:
+    """A delivered JetStream message for unit tests: records how it was settled."""
+
+    @dataclass
+    class _Metadata:
+        num_delivered: int
+
+    def __init__(self, event: Event | bytes, *, subject: str = "", deliveries: int = 1) -> None:
+        if isinstance(event, Event):
+            self.data = event.model_dump_json().encode()
+            self.subject = subject or event.subject
+        else:
+            self.data = event
+            self.subject = subject
+        self.headers: dict[str, str] = {}
+        self.metadata = self._Metadata(num_delivered=deliveries)
+        self.settled: list[str] = []
+
+    async def ack(self) -> None:
+        self.settled.append("ack")
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.settled.append("nak")
+
+    async def term(self) -> None:
+        self.settled.append("term")
+
+
+class RecordingDeadLetters:
+    """A DeadLetters that keeps (subject, consumer, reason) instead of publishing."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    async def send(self, raw: FakeMsg, *, consumer: str, reason: str) -> None:
+        self.sent.append((raw.subject, consumer, reason))
