@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import uuid
@@ -30,7 +31,9 @@ from junction.events import (
 )
 
 if TYPE_CHECKING:
+    from nats.aio.client import Client as NatsClient
     from nats.aio.msg import Msg
+    from nats.aio.subscription import Subscription
     from nats.js import JetStreamContext
 
     from junction.config import ServiceSettings
@@ -157,10 +160,11 @@ def parse_event(data: bytes, expected_type: str) -> Event:
 class EventConsumer:
     """One durable pull consumer running one handler for one event type.
 
-    Its own fetch loop, not a FastStream subscriber: per message, FastStream's subscriber
+    Its own pull loop, not a FastStream subscriber: per message, FastStream's subscriber
     machinery (a task group, middleware scopes, logging context) cost more than the work
-    itself (bench/: 0.20 of raw nats-py pull+ack). Here a message is a fetch, a parse, the
-    handler, an ack.
+    itself (bench/: 0.20 of raw nats-py pull+ack). Nor nats-py's `fetch`, which holds the
+    messages of a batch until the batch fills or times out. Here a message is handled as it
+    arrives: a parse, the handler, an ack.
 
     The ack policy DESIGN.md asks for: success -> ack; transient error -> nak with backoff;
     poison or too many deliveries -> dead-letter and terminate.
@@ -190,74 +194,113 @@ class EventConsumer:
         self.config: api.ConsumerConfig | None = None
         self._tracer: trace.Tracer | None = None
         self._loop: asyncio.Task[None] | None = None
+        self._sub: Subscription | None = None
+        self._js: JetStreamContext | None = None
+        self._nc: NatsClient | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._slot_free = asyncio.Event()
+        self._request_done = asyncio.Event()
+        self._requested = 0
+        self._delivered = 0
+        self._redeclare = False
 
-    async def declare(self, js: JetStreamContext) -> None:
+    async def declare(self, js: JetStreamContext | None) -> None:
         """Create the durable consumer, or bring an existing one to this configuration."""
-        assert self.config is not None
+        assert self.config is not None and js is not None
         await js.add_consumer(self.stream, config=self.config)
 
     # -- running -------------------------------------------------------------------------
 
-    async def start(self, js: JetStreamContext, tracer: trace.Tracer | None = None) -> None:
-        """Bind to the declared durable consumer and start fetching."""
+    async def start(
+        self, js: JetStreamContext, nc: NatsClient, tracer: trace.Tracer | None = None
+    ) -> None:
+        """Start pulling from the declared durable consumer."""
         self._tracer = tracer
-        sub = await js.pull_subscribe_bind(self.durable, self.stream)
-        self._loop = asyncio.create_task(self._run(sub), name=f"consumer {self.durable}")
+        self._js = js
+        self._nc = nc
+        inbox = nc.new_inbox()
+        self._sub = await nc.subscribe(inbox, cb=self._arrived)
+        self._loop = asyncio.create_task(self._pull(inbox), name=f"consumer {self.durable}")
 
     async def stop(self, timeout: float) -> None:
-        """Stop fetching, then let the messages in hand finish (up to `timeout` seconds).
+        """Stop pulling, then let the messages in hand finish (up to `timeout` seconds).
         Whatever is left unacknowledged is redelivered after the ack wait."""
         if self._loop is not None:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
             self._loop = None
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
         if self._inflight:
             _, late = await asyncio.wait(self._inflight, timeout=timeout)
             for task in late:
                 task.cancel()
 
-    async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
+    async def _pull(self, inbox: str) -> None:
+        """Keep one pull request open at a time, of up to `workers` messages.
+
+        Messages are handled as each arrives (not when a batch has filled); the next request
+        goes out when the last one is complete (all delivered, or expired after the idle
+        wait) and half the workers are free. Busy: one request per several messages. Idle:
+        one per idle wait.
+        """
+        assert self._nc is not None
+        subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}"
+        expires_ns = int(self._idle_wait * 1e9)
         failures = 0
-        try:
-            while True:
-                while len(self._inflight) >= self._workers:
-                    self._slot_free.clear()
-                    await self._slot_free.wait()
+        while True:
+            while len(self._inflight) > self._workers // 2:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+            if self._redeclare:
+                self._redeclare = False
                 try:
-                    messages = await self._fetch(sub, self._workers - len(self._inflight))
-                    failures = 0
-                except Exception as exc:  # NATS reconnecting, a cluster electing a leader
-                    failures += 1
+                    await self.declare(self._js)
+                except Exception as exc:
                     logger.warning(
-                        "fetch failed; retrying",
+                        "consumer re-declaration failed",
                         extra={"consumer": self.durable, "error": repr(exc)},
                     )
-                    await asyncio.sleep(min(0.1 * 2**failures, 2.0))
-                    continue
-                for raw in messages:
-                    task = asyncio.create_task(self.handle(raw))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._done)
-        finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            room = self._workers - len(self._inflight)
+            self._requested, self._delivered = room, 0
+            self._request_done.clear()
+            try:
+                await self._nc.publish(
+                    subject, json.dumps({"batch": room, "expires": expires_ns}).encode(), inbox
+                )
+                failures = 0
+            except Exception as exc:  # disconnected: nats-py is reconnecting
+                failures += 1
+                logger.warning(
+                    "pull request failed; retrying",
+                    extra={"consumer": self.durable, "error": repr(exc)},
+                )
+                await asyncio.sleep(min(0.1 * 2**failures, 2.0))
+                continue
+            # The server ends the request by delivering `room` messages or, at expiry, with a
+            # 408 status. A request lost with a connection is given up after a margin.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._request_done.wait(), self._idle_wait + 2.0)
 
-    async def _fetch(self, sub: JetStreamContext.PullSubscription, room: int) -> list[Msg]:
-        # What is there now (nats-py asks with no_wait first and returns without lingering
-        # when anything came) ...
-        try:
-            return await sub.fetch(room, timeout=0.01)
-        except TimeoutError:
-            pass
-        # ... otherwise wait for the next message, which returns as soon as it arrives: a
-        # lingering fetch of a whole batch would hold the first message until the batch fills.
-        try:
-            return await sub.fetch(1, timeout=self._idle_wait)
-        except TimeoutError:
-            return []
+    async def _arrived(self, raw: Msg) -> None:
+        """Subscription callback: a message (handled in its own task) or a status."""
+        headers = raw.headers or {}
+        status = headers.get("Status")
+        if status is not None:
+            if status == "409" and "deleted" in headers.get("Description", "").lower():
+                self._redeclare = True  # e.g. removed by an operator: put it back
+            if status != "100":  # 100: heartbeat; 404, 408, 409: the request is over
+                self._request_done.set()
+            return
+        self._delivered += 1
+        if self._delivered >= self._requested:
+            self._request_done.set()
+        task = asyncio.create_task(self.handle(raw))
+        self._inflight.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)

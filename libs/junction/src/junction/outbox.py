@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from nats.js.kv import KeyValue
 
 logger = logging.getLogger(__name__)
+
+
+Clear = Callable[[set[str]], Awaitable[None]]
 
 
 class EventPublisher(Protocol):
@@ -38,21 +42,25 @@ class OutboxRelay:
         self._sweeper: asyncio.Task[None] | None = None
         self._retry: set[str] = set()
 
-    def schedule(self, key: str, events: list[Event]) -> None:
-        task = asyncio.create_task(self._flush_logged(key, events))
+    def schedule(self, key: str, events: list[Event], clear: Clear | None = None) -> None:
+        """Publish `events` of `key` now, in the background; `clear` (from the store that
+        wrote them) removes them from the aggregate afterwards."""
+        task = asyncio.create_task(self._flush_logged(key, events, clear))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _flush_logged(self, key: str, events: list[Event]) -> None:
+    async def _flush_logged(self, key: str, events: list[Event], clear: Clear | None) -> None:
         try:
-            await self.flush(key, events)
+            await self.flush(key, events, clear)
         except Exception as exc:
             self._retry.add(key)
             logger.warning(
                 "outbox flush failed; will retry", extra={"key": key, "error": repr(exc)}
             )
 
-    async def flush(self, key: str, events: list[Event] | None = None) -> int:
+    async def flush(
+        self, key: str, events: list[Event] | None = None, clear: Clear | None = None
+    ) -> int:
         """Publish `events` (or whatever `key` has pending) and clear them; the count sent."""
         if events is None:
             events = await self._pending(key)
@@ -60,7 +68,11 @@ class OutboxRelay:
             return 0
         for event in events:
             await self._publisher.publish(event)
-        await self._clear(key, {e.id for e in events})
+        published = {e.id for e in events}
+        if clear is not None:
+            await clear(published)
+        else:
+            await self._clear(key, published)
         return len(events)
 
     async def _pending(self, key: str) -> list[Event]:

@@ -99,6 +99,7 @@ class ServiceRuntime:
         self.ready = False
         self.shutting_down = False
         self._startup_hooks: list[Hook] = []
+        self._shutdown_hooks: list[Hook] = []
         self._relays: list[OutboxRelay] = []
         self._consumers: list[EventConsumer] = []
         self._session: aiohttp.ClientSession | None = None
@@ -106,7 +107,13 @@ class ServiceRuntime:
     # -- composition ---------------------------------------------------------------------
 
     def on_startup(self, hook: Hook) -> Hook:
+        """Run `hook` at start, once NATS and the streams are there (open buckets here)."""
         self._startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        """Run `hook` at shutdown, after the consumers have stopped (close clients here)."""
+        self._shutdown_hooks.append(hook)
         return hook
 
     def subscribe(
@@ -201,7 +208,7 @@ class ServiceRuntime:
         await self.broker.start()
         for consumer in self._consumers:
             await consumer.declare(js)  # settings changed since the last run take effect
-            await consumer.start(js, self.tracer)
+            await consumer.start(js, self.broker.config.connection_state.connection, self.tracer)
         for relay in self._relays:
             relay.start_sweeper(s.outbox_sweep_interval_seconds)
         self.ready = True
@@ -225,6 +232,11 @@ class ServiceRuntime:
         self.shutting_down = True
         grace = self.settings.shutdown_grace_seconds
         await asyncio.gather(*(c.stop(timeout=grace / 3) for c in self._consumers))
+        for hook in self._shutdown_hooks:
+            try:
+                await hook(self)
+            except Exception as exc:
+                logger.warning("shutdown hook failed", extra={"error": repr(exc)})
         for relay in self._relays:
             await relay.close(timeout=grace / 6)
         if self._session is not None:

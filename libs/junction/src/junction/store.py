@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -102,7 +104,14 @@ Mutation = Callable[[A | None], A | None]
 
 
 class AggregateStore(Generic[A]):
-    """Aggregates of one type under `prefix.` in one KV bucket."""
+    """Aggregates of one type under `prefix.` in one KV bucket.
+
+    Writes are compare-and-set on the entry's revision. The store remembers the last
+    revision it read or wrote of recent keys, so a change to a key this process touched
+    last costs one write instead of a read and a write. If another writer came in between,
+    the write is refused and the store reads again; a change that decides to write nothing
+    (or raises) on a remembered value is decided again on a fresh read.
+    """
 
     def __init__(
         self,
@@ -113,6 +122,7 @@ class AggregateStore(Generic[A]):
         relay: OutboxRelay | None = None,
         cas_attempts: int = 50,
         locks: KeyLocks | None = None,
+        remembered: int = 4096,
     ) -> None:
         self._kv = kv
         self._model = model
@@ -120,9 +130,17 @@ class AggregateStore(Generic[A]):
         self._relay = relay
         self._cas_attempts = cas_attempts
         self._locks = locks or KeyLocks()
+        self._known: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+        self._remembered = remembered
 
     def key(self, ident: str) -> str:
         return f"{self._prefix}.{ident}"
+
+    def _remember(self, key: str, revision: int, payload: bytes) -> None:
+        self._known[key] = (revision, payload)
+        self._known.move_to_end(key)
+        if len(self._known) > self._remembered:
+            self._known.popitem(last=False)
 
     async def ids(self) -> list[str]:
         """Every aggregate id in this store, sorted."""
@@ -132,22 +150,38 @@ class AggregateStore(Generic[A]):
         )
 
     async def get(self, ident: str) -> Versioned[A] | None:
+        """The aggregate as stored now (always read from the bucket)."""
+        key = self.key(ident)
         try:
-            entry = await self._kv.get(self.key(ident))
+            entry = await self._kv.get(key)
         except KeyNotFoundError:
+            self._known.pop(key, None)
             return None
         if entry.value is None or entry.revision is None:
+            self._known.pop(key, None)
             return None
+        self._remember(key, entry.revision, entry.value)
         return Versioned(self._model.model_validate_json(entry.value), entry.revision)
 
     async def delete(self, ident: str) -> None:
         """Remove an aggregate (no-op when absent)."""
-        async with self._locks(self.key(ident)):
-            await self._kv.delete(self.key(ident))
+        key = self.key(ident)
+        async with self._locks(key):
+            self._known.pop(key, None)
+            await self._kv.delete(key)
 
     async def put_new(self, ident: str, value: A) -> bool:
         """Create the aggregate unless it exists; False when it already did."""
-        return (await self.mutate(ident, lambda cur: value if cur is None else None)) is value
+        key = self.key(ident)
+        async with self._locks(key):
+            value.outbox = stamp_trace(value.outbox)
+            payload = value.model_dump_json().encode()
+            try:  # no read first: the bucket refuses a create over a live entry
+                revision = await self._kv.create(key, payload)
+            except KeyWrongLastSequenceError:
+                return False
+            self._written(ident, revision, payload, value.outbox)
+            return True
 
     async def mutate(self, ident: str, change: Mutation[A]) -> A | None:
         """Read, apply `change`, write back with compare-and-set; retry on conflict.
@@ -159,24 +193,60 @@ class AggregateStore(Generic[A]):
         key = self.key(ident)
         async with self._locks(key):
             for attempt in range(self._cas_attempts):
-                current = await self.get(ident)
+                known = self._known.get(key)
+                if known is not None:  # optimistic: what this process last saw
+                    current: Versioned[A] | None = Versioned(
+                        self._model.model_validate_json(known[1]), known[0]
+                    )
+                else:
+                    current = await self.get(ident)
                 pending_before = {e.id for e in current.value.outbox} if current else set()
-                updated = change(current.value.model_copy(deep=True) if current else None)
+                # `current` was parsed for this call alone: `change` may modify it in place.
+                try:
+                    updated = change(current.value if current else None)
+                except Exception:
+                    if known is None:
+                        raise
+                    updated = None
                 if updated is None:
+                    if known is not None:  # a decision not to write is taken on a fresh read
+                        self._known.pop(key, None)
+                        continue
                     return None
                 updated.outbox = stamp_trace(updated.outbox)
                 payload = updated.model_dump_json().encode()
                 try:
                     if current is None:
-                        await self._kv.create(key, payload)
+                        revision = await self._kv.create(key, payload)
                     else:
-                        await self._kv.update(key, payload, last=current.revision)
+                        revision = await self._kv.update(key, payload, last=current.revision)
                 except KeyWrongLastSequenceError:
-                    # Another replica wrote first: back off a little and re-read.
-                    await asyncio.sleep(min(0.002 * (attempt + 1), 0.05))
+                    self._known.pop(key, None)
+                    if known is None:  # a real race with another writer: back off a little
+                        await asyncio.sleep(min(0.002 * (attempt + 1), 0.05))
                     continue
                 fresh = [e for e in updated.outbox if e.id not in pending_before]
-                if fresh and self._relay is not None:
-                    self._relay.schedule(key, fresh)
+                self._written(ident, revision, payload, fresh)
                 return updated
         raise ConcurrencyConflict(f"{key}: {self._cas_attempts} compare-and-set attempts lost")
+
+    def _written(self, ident: str, revision: int, payload: bytes, fresh: list[Event]) -> None:
+        """After a successful write: remember it, and have the relay publish its new events."""
+        key = self.key(ident)
+        self._remember(key, revision, payload)
+        if fresh and self._relay is not None:
+            self._relay.schedule(key, fresh, partial(self._clear_outbox, ident))
+
+    async def _clear_outbox(self, ident: str, published: set[str]) -> None:
+        """Drop published events from the aggregate's outbox."""
+
+        def change(current: A | None) -> A | None:
+            if current is None:
+                return None
+            remaining = [e for e in current.outbox if e.id not in published]
+            if len(remaining) == len(current.outbox):
+                return None
+            current.outbox = remaining
+            return current
+
+        await self.mutate(ident, change)

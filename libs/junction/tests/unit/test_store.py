@@ -59,6 +59,67 @@ async def test_a_lost_compare_and_set_is_retried_without_losing_either_write() -
     assert found is not None and found.value.value == 11
 
 
+def bump(c: Counter | None) -> Counter | None:
+    assert c is not None
+    c.value += 1
+    return c
+
+
+async def test_a_key_this_process_wrote_last_is_changed_without_a_read() -> None:
+    kv = FakeKV()
+    store = make_store(kv)
+    assert await store.put_new("a", Counter(value=1))
+    await store.mutate("a", bump)
+    await store.mutate("a", bump)
+    assert (kv.reads, kv.writes) == (0, 3)
+    found = await store.get("a")
+    assert found is not None and found.value.value == 3
+
+
+async def test_a_write_by_another_process_is_never_overwritten() -> None:
+    kv = FakeKV()
+    ours, theirs = make_store(kv), make_store(kv)
+    await ours.put_new("a", Counter(value=1))
+    await ours.mutate("a", bump)  # ours now remembers revision 2
+    await theirs.mutate("a", bump)  # another replica: 3
+    await ours.mutate("a", bump)  # refused on the stale revision, re-read, then 4
+    found = await theirs.get("a")
+    assert found is not None and found.value.value == 4
+
+
+async def test_put_new_refuses_an_existing_aggregate_whoever_wrote_it() -> None:
+    kv = FakeKV()
+    ours, theirs = make_store(kv), make_store(kv)
+    assert await theirs.put_new("a", Counter(value=1))
+    assert not await ours.put_new("a", Counter(value=2))  # never seen here: create refused
+    assert not await theirs.put_new("a", Counter(value=3))
+    await ours.delete("a")
+    assert await theirs.put_new("a", Counter(value=4))  # its memory of "a" is stale
+    found = await ours.get("a")
+    assert found is not None and found.value.value == 4
+
+
+async def test_a_change_that_declines_on_a_remembered_value_is_asked_again_on_a_fresh_one() -> None:
+    kv = FakeKV()
+    ours, theirs = make_store(kv), make_store(kv)
+    await ours.put_new("a", Counter(value=1))
+    await theirs.mutate("a", bump)  # 2, unknown to `ours`
+    seen: list[int] = []
+
+    def only_from_two(c: Counter | None) -> Counter | None:
+        assert c is not None
+        seen.append(c.value)
+        if c.value != 2:
+            return None
+        c.value = 20
+        return c
+
+    assert await ours.mutate("a", only_from_two) is not None
+    assert seen == [1, 2]
+    found = await theirs.get("a")
+    assert found is not None and found.value.value == 20
+
+
 async def test_gives_up_after_the_configured_attempts() -> None:
     kv = FakeKV()
     store = make_store(kv, attempts=3)

@@ -23,8 +23,14 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         emails = AggregateStore(
             kv, SentEmail, prefix="email", relay=rt.relay(kv), cas_attempts=settings.cas_attempts
         )
-        mailer = SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds)
+        mailer = SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_timeout_seconds,
+            connections=settings.smtp_connections,
+        )
         subscribers.register(rt, settings, emails, mailer)
+        rt.on_shutdown(lambda _: mailer.close())
 
     runtime.on_startup(start)
     return app

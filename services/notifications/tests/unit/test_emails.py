@@ -4,7 +4,7 @@ from junction.events import Event
 from junction.store import AggregateStore
 from junction_devtools.fakes import FakeKV, RecordingMailer
 from notifications import handlers
-from notifications.domain import SentEmail
+from notifications.domain import SentEmail, body_text
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +33,7 @@ async def test_one_receipt_per_order_even_when_the_event_repeats() -> None:
     assert len(mailer.sent) == 1
     msg = mailer.sent[0]
     assert msg["Message-ID"] == "<o1.receipt@junction.local>"
-    assert msg["To"] == "c@example.com" and "3.00" in msg.get_content()
+    assert msg["To"] == "c@example.com" and "3.00" in body_text(msg)
     record = await store.get("o1.receipt")
     assert record is not None
     assert [e.data["kind"] for e in record.value.outbox] == ["receipt"]
@@ -63,4 +63,4 @@ async def test_each_kind_has_its_own_email() -> None:
             ),
         )
     assert [m["X-Junction-Email-Kind"] for m in mailer.sent] == ["order_received", "cancellation"]
-    assert "payment_declined" in mailer.sent[1].get_content()
+    assert "payment_declined" in body_text(mailer.sent[1])

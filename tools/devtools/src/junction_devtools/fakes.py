@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
@@ -25,8 +25,10 @@ class FakeKV:
         self.data: dict[str, tuple[bytes, int]] = {}
         self._seq = 0
         self.writes = 0
+        self.reads = 0
 
     async def get(self, key: str) -> FakeEntry:
+        self.reads += 1
         if key not in self.data:
             raise KeyNotFoundError
         value, rev = self.data[key]
@@ -70,10 +72,10 @@ class RecordingPublisher:
 
 class RecordingMailer:
     def __init__(self, fail_times: int = 0) -> None:
-        self.sent: list[EmailMessage] = []
+        self.sent: list[Message] = []
         self.fail_times = fail_times
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         if self.fail_times:
             self.fail_times -= 1
             raise ConnectionError("smtp down")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import email
+import email.message
 import email.policy
 import logging
 import signal
@@ -20,6 +21,15 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 logger = logging.getLogger("mailsink")
+
+
+def parse_stored(raw: bytes) -> email.message.EmailMessage:
+    """A stored message, parsed. Headers may be UTF-8 (RFC 6532, sent with SMTPUTF8)."""
+    msg = email.message_from_string(
+        raw.decode("utf-8", errors="surrogateescape"), policy=email.policy.default
+    )
+    assert isinstance(msg, email.message.EmailMessage)
+    return msg
 
 
 class MailStore:
@@ -39,7 +49,7 @@ class MailStore:
     def summaries(self) -> list[dict[str, Any]]:
         out = []
         for path in sorted(self.folder.glob("*.eml"), reverse=True):  # newest first, as Mailpit
-            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            msg = parse_stored(path.read_bytes())
             out.append(
                 {
                     "ID": path.stem,
@@ -63,12 +73,19 @@ class MailStore:
 class Handler:
     def __init__(self, store: MailStore) -> None:
         self.store = store
+        self.peers: list[Any] = []  # the client (address, port) of each message, in order
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content
         raw = content if isinstance(content, bytes) else str(content).encode()
         self.store.save(raw)
+        self.peers.append(session.peer)
         return "250 Message accepted for delivery"
+
+
+def sink_controller(store: MailStore, host: str, port: int) -> Controller:
+    """The SMTP side (in a thread of its own); internationalised addresses accepted."""
+    return Controller(Handler(store), hostname=host, port=port, enable_SMTPUTF8=True)
 
 
 def http_app(store: MailStore) -> web.Application:
@@ -98,7 +115,7 @@ def http_app(store: MailStore) -> web.Application:
 
 async def serve(folder: Path, host: str, smtp_port: int, http_port: int) -> None:
     store = MailStore(folder)
-    controller = Controller(Handler(store), hostname=host, port=smtp_port)
+    controller = sink_controller(store, host, smtp_port)
     controller.start()
     runner = web.AppRunner(http_app(store))
     await runner.setup()

@@ -71,6 +71,10 @@ def nats_server_binary() -> str:
 def nats_config(
     store_dir: Path, port: int, monitor_port: int, *, name: str = "junction-local", extra: str = ""
 ) -> str:
+    """A local node. It keeps the server's default sync interval: every acknowledged write is
+    in the OS's cache at once (a killed nats-server loses nothing) and on disk within two
+    minutes. The chart syncs every write (`sync_interval: always`), which on this machine
+    took a third more of the server's CPU under checkout load."""
     return (
         f"server_name: {name}\n"
         f"listen: 127.0.0.1:{port}\n"
@@ -78,7 +82,6 @@ def nats_config(
         "max_payload: 1MB\n"
         "jetstream {\n"
         f'  store_dir: "{store_dir}"\n'
-        "  sync_interval: always\n"
         "  max_memory_store: 64MB\n"
         "}\n"
         f"{extra}"
