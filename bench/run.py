@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import checkout
 from junction_devtools.platform import Platform, Proc, free_ports, http_ok
 from junction_devtools.testing import start_nats
 
@@ -60,6 +64,16 @@ async def closed_loop(url: str, seconds: float, concurrency: int) -> dict[str, f
         "p99_ms": q[98] * 1000,
         "errors": errors,
     }
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+        time.sleep(0.05)
 
 
 def start(name: str, argv: list[str], env: dict[str, str], ready: str, logs: Path) -> Proc:
@@ -152,42 +166,56 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-async def checkout_load(storefront: str, seconds: float, concurrency: int) -> int:
-    """Closed-loop checkouts for `seconds`; how many were answered 201."""
-    done = 0
-    deadline = time.perf_counter() + seconds
-    body = {
-        "customer_email": "bench@example.com",
-        "payment_token": "tok_visa",
-        "items": [{"sku": "JNC-STICKERS", "quantity": 1}],
-    }
-    async with aiohttp.ClientSession() as session:
+class PeakRss:
+    """Samples the resident memory of every platform process in a thread; keeps the peak."""
 
-        async def client() -> None:
-            nonlocal done
-            while time.perf_counter() < deadline:
-                async with session.post(f"{storefront}/api/checkout", json=body) as resp:
-                    await resp.read()
-                    done += resp.status == 201
+    def __init__(self, pids: dict[str, int], every_s: float = 0.5) -> None:
+        self.pids = pids
+        self.peak = dict.fromkeys(pids, 0.0)
+        self._every = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-        await asyncio.gather(*(client() for _ in range(concurrency)))
-    return done
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            for name, pid in self.pids.items():
+                with contextlib.suppress(OSError):
+                    self.peak[name] = max(self.peak[name], rss_mib(pid))
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
-def footprint(tmp: Path, seconds: float) -> dict[str, Any]:
-    """The whole local platform (tracing on): seconds to ready, RSS idle and under load."""
-    platform = Platform(state_dir=tmp / "footprint", ports=free_ports(), telemetry=True)
+def platform_under_load(tmp: Path, quick: bool) -> dict[str, Any]:
+    """The whole local platform as `make run` starts it (tracing on, to the local trace
+    store): seconds to ready, RSS idle, then the checkout steps with the peak RSS."""
+    platform = Platform(state_dir=tmp / "platform", ports=free_ports(), telemetry=True)
     try:
         ready_s = platform.start()
         time.sleep(1.0)
-        idle = {name: rss_mib(p.popen.pid) for name, p in platform.procs.items() if p.popen}
-        before = time.perf_counter()
-        confirmed = asyncio.run(checkout_load(platform.urls["storefront"], seconds, 8))
-        rate = confirmed / (time.perf_counter() - before)
-        loaded = {name: rss_mib(p.popen.pid) for name, p in platform.procs.items() if p.popen}
+        pids = {name: p.popen.pid for name, p in platform.procs.items() if p.popen}
+        idle = {name: rss_mib(pid) for name, pid in pids.items()}
+        with PeakRss(pids) as peak:
+            if quick:
+                steps = checkout.run_steps(
+                    platform.urls,
+                    tmp / "k6",
+                    steps=(10,),
+                    seconds=2,
+                    sampled=10,
+                    drain_s=20,
+                    warmup_s=0,
+                )
+            else:
+                steps = checkout.run_steps(platform.urls, tmp / "k6")
     finally:
         platform.stop()
-    return {"ready_seconds": ready_s, "checkouts_per_s": rate, "idle_mib": idle, "load_mib": loaded}
+    return {"ready_seconds": ready_s, "idle_mib": idle, "load_mib": peak.peak, "checkout": steps}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -223,12 +251,35 @@ def table(results: dict[str, Any]) -> str:
             f"{r['consume_per_s']:.0f} | "
             f"{r['consume_per_s'] / raw_j['consume_per_s']:.2f} |"
         )
-    f = results["footprint"]
+    f = results["platform"]
+    c = f["checkout"]
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
     lines += [
         "",
-        f"Footprint, the whole local platform with tracing: ready in {f['ready_seconds']:.1f} s; "
-        f"RSS idle and after {results['seconds']:.0f} s of closed-loop checkouts (8 clients, "
-        f"{f['checkouts_per_s']:.0f} checkouts/s):",
+        f"Checkout, open loop (k6 constant-arrival-rate, {c['seconds_per_step']} s per step), "
+        "the whole local platform as `make run` starts it (tracing on, every checkout traced):",
+        "",
+        "| rate/s | achieved/s | errors % | sync p50 ms | p95 ms | p99 ms | "
+        "async p50 ms | async p99 ms | async not done |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['rate']} | {r['achieved_per_s']:.1f} | {r['error_pct']:.1f} | "
+        f"{r['sync_p50_ms']:.0f} | {r['sync_p95_ms']:.0f} | {r['sync_p99_ms']:.0f} | "
+        f"{ms(r['async_p50_ms'])} | {ms(r['async_p99_ms'])} | "
+        f"{r['async_unfinished']}/{r['async_sampled']} |"
+        for r in c["steps"]
+    ]
+    lines += [
+        "",
+        "Highest rate with 0 errors and sync p99 <= "
+        f"{c['sync_p99_limit_ms']:.0f} ms: **{c['best_rate'] or 'none'}** checkouts/s.",
+        "",
+        f"Footprint: `make run` to ready in {f['ready_seconds']:.1f} s; RSS idle, and the peak "
+        "during the checkout steps:",
         "",
         "| process | idle MiB | under load MiB |",
         "|---|---:|---:|",
@@ -264,23 +315,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         nats_server = start_nats(tmp / "nats")
-        trace_ports = free_ports(["otlp", "query"])
-        store = start(
-            "tracestore",
-            [
-                sys.executable,
-                "-m",
-                "junction_devtools.tracestore",
-                "--otlp-port",
-                str(trace_ports["otlp"]),
-                "--http-port",
-                str(trace_ports["query"]),
-            ],
+        # The hop and JetStream variants export to a receiver that decodes nothing (see
+        # bench/sink.py): their telemetry cost is the services' own.
+        sink_port = free_ports(["otlp"])["otlp"]
+        sink = Proc(
+            "otlp-sink",
+            [sys.executable, "-m", "bench.sink", "--port", str(sink_port)],
             dict(os.environ),
-            f"http://127.0.0.1:{trace_ports['query']}/livez",
-            tmp,
+            "",
+            tmp / "otlp-sink.log",
         )
-        otlp = f"http://127.0.0.1:{trace_ports['otlp']}"
+        sink.start()
+        wait_for_port(sink_port)
+        otlp = f"http://127.0.0.1:{sink_port}"
         try:
             results: dict[str, Any] = {
                 "started": started,
@@ -297,10 +344,10 @@ def main() -> None:
                     v: jetstream(v, nats_server.url, otlp, messages)
                     for v in ("raw", "junction", "junction+otel")
                 },
-                "footprint": footprint(tmp, seconds),
+                "platform": platform_under_load(tmp, args.quick),
             }
         finally:
-            store.stop()
+            sink.stop()
             nats_server.process.terminate()
             nats_server.process.wait(10)
     report = table(results)

@@ -24,4 +24,5 @@ def test_bench_quick_run_prints_every_variant() -> None:
     for row in ("| raw |", "| junction |", "| junction+otel |"):
         assert out.count(row) == 2, out  # once in the HTTP table, once in the JetStream table
     assert "Telemetry cost:" in out
+    assert "| 10 |" in out and "Highest rate with 0 errors" in out  # the k6 checkout table
     assert "| storefront |" in out and "| total |" in out  # the footprint table
