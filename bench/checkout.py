@@ -18,6 +18,7 @@ import re
 import shutil
 import statistics
 import subprocess
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -183,10 +184,13 @@ def run_steps(
     sampled: int = 200,
     drain_s: float = 60.0,
     warmup_s: int = 5,
+    cpu: Callable[[], dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """Every step in turn; the highest rate with no errors and sync p99 within the limit.
     A short warm-up at the lowest rate goes first and is not reported (first requests pay
-    for connection pools and lazy imports)."""
+    for connection pools and lazy imports). `cpu`, when given, reads the CPU seconds each
+    platform process has used so far: each step then reports CPU ms per accepted checkout,
+    its follow-up work (the drain) included."""
     work.mkdir(parents=True, exist_ok=True)
     per_sku = (sum(steps) * seconds + min(steps) * warmup_s) // len(SKUS) + 1000
     asyncio.run(seed(urls["inventory"], per_sku))
@@ -195,10 +199,17 @@ def run_steps(
         asyncio.run(completions(urls["orders"], sample(warm["order_ids"], 20), drain_s))
     results = []
     for rate in steps:
+        before = cpu() if cpu else {}
         run = run_k6(urls["storefront"], rate, seconds, f"r{rate}", work)
         picked = sample(run["order_ids"], sampled)
         async_s, unfinished = asyncio.run(completions(urls["orders"], picked, drain_s))
-        results.append(step_result(rate, seconds, run, async_s, unfinished, len(picked)))
+        result = step_result(rate, seconds, run, async_s, unfinished, len(picked))
+        if cpu:
+            after, accepted = cpu(), max(result["accepted"], 1)
+            result["cpu_ms_per_checkout"] = {
+                name: 1000 * (after[name] - before[name]) / accepted for name in before
+            }
+        results.append(result)
     passing = [
         r["rate"] for r in results if r["errors"] == 0 and r["sync_p99_ms"] <= SYNC_P99_LIMIT_MS
     ]

@@ -66,6 +66,19 @@ async def closed_loop(url: str, seconds: float, concurrency: int) -> dict[str, f
     }
 
 
+# Variants: the raw libraries; Junction with telemetry off; on, every trace recorded; on,
+# one trace in ten recorded (head sampling, as a busy production system runs it).
+VARIANTS = ("raw", "junction", "junction+otel", "junction+otel 10%")
+
+
+def telemetry_env(variant: str) -> dict[str, str]:
+    on = variant.startswith("junction+otel")
+    return {
+        "JUNCTION_TELEMETRY_ENABLED": "true" if on else "false",
+        "JUNCTION_TELEMETRY_SAMPLE_RATIO": "0.1" if variant.endswith("10%") else "1.0",
+    }
+
+
 def wait_for_port(port: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -95,7 +108,7 @@ def hop(
         **os.environ,
         "JUNCTION_NATS_URL": nats_url,
         "JUNCTION_LOG_LEVEL": "WARNING",
-        "JUNCTION_TELEMETRY_ENABLED": "true" if variant == "junction+otel" else "false",
+        **telemetry_env(variant),
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
         "OTEL_EXPORTER_OTLP_INSECURE": "true",
     }
@@ -132,7 +145,7 @@ def hop(
 def jetstream(variant: str, nats_url: str, otlp: str, count: int) -> dict[str, float]:
     env = {
         **os.environ,
-        "JUNCTION_TELEMETRY_ENABLED": "true" if variant.endswith("otel") else "false",
+        **telemetry_env(variant),
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
         "OTEL_EXPORTER_OTLP_INSECURE": "true",
     }
@@ -164,6 +177,12 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class PeakRss:
@@ -200,6 +219,10 @@ def platform_under_load(tmp: Path, quick: bool) -> dict[str, Any]:
         time.sleep(1.0)
         pids = {name: p.popen.pid for name, p in platform.procs.items() if p.popen}
         idle = {name: rss_mib(pid) for name, pid in pids.items()}
+
+        def cpu() -> dict[str, float]:
+            return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
         with PeakRss(pids) as peak:
             if quick:
                 steps = checkout.run_steps(
@@ -210,9 +233,10 @@ def platform_under_load(tmp: Path, quick: bool) -> dict[str, Any]:
                     sampled=10,
                     drain_s=20,
                     warmup_s=0,
+                    cpu=cpu,
                 )
             else:
-                steps = checkout.run_steps(platform.urls, tmp / "k6")
+                steps = checkout.run_steps(platform.urls, tmp / "k6", cpu=cpu)
     finally:
         platform.stop()
     return {"ready_seconds": ready_s, "idle_mib": idle, "load_mib": peak.peak, "checkout": steps}
@@ -263,14 +287,15 @@ def table(results: dict[str, Any]) -> str:
         "the whole local platform as `make run` starts it (tracing on, every checkout traced):",
         "",
         "| rate/s | achieved/s | errors % | sync p50 ms | p95 ms | p99 ms | "
-        "async p50 ms | async p99 ms | async not done |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "async p50 ms | async p99 ms | async not done | CPU ms per checkout |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
         f"| {r['rate']} | {r['achieved_per_s']:.1f} | {r['error_pct']:.1f} | "
         f"{r['sync_p50_ms']:.0f} | {r['sync_p95_ms']:.0f} | {r['sync_p99_ms']:.0f} | "
         f"{ms(r['async_p50_ms'])} | {ms(r['async_p99_ms'])} | "
-        f"{r['async_unfinished']}/{r['async_sampled']} |"
+        f"{r['async_unfinished']}/{r['async_sampled']} | "
+        f"{sum(r.get('cpu_ms_per_checkout', {}).values()):.1f} |"
         for r in c["steps"]
     ]
     lines += [
@@ -278,26 +303,48 @@ def table(results: dict[str, Any]) -> str:
         "Highest rate with 0 errors and sync p99 <= "
         f"{c['sync_p99_limit_ms']:.0f} ms: **{c['best_rate'] or 'none'}** checkouts/s.",
         "",
-        f"Footprint: `make run` to ready in {f['ready_seconds']:.1f} s; RSS idle, and the peak "
-        "during the checkout steps:",
+        f"Footprint: `make run` to ready in {f['ready_seconds']:.1f} s; RSS idle, the peak "
+        "during the checkout steps, and CPU time per accepted checkout in the first step "
+        f"({c['steps'][0]['rate']}/s, its follow-up work included):",
         "",
-        "| process | idle MiB | under load MiB |",
-        "|---|---:|---:|",
+        "| process | idle MiB | under load MiB | CPU ms per checkout |",
+        "|---|---:|---:|---:|",
     ]
+    cpu = c["steps"][0].get("cpu_ms_per_checkout", {})
     lines += [
-        f"| {name} | {f['idle_mib'][name]:.0f} | {f['load_mib'].get(name, 0):.0f} |"
+        f"| {name} | {f['idle_mib'][name]:.0f} | {f['load_mib'].get(name, 0):.0f} | "
+        f"{cpu.get(name, 0):.1f} |"
         for name in f["idle_mib"]
     ]
     lines.append(
-        f"| total | {sum(f['idle_mib'].values()):.0f} | {sum(f['load_mib'].values()):.0f} |"
+        f"| total | {sum(f['idle_mib'].values()):.0f} | {sum(f['load_mib'].values()):.0f} | "
+        f"{sum(cpu.values()):.1f} |"
     )
-    t_h = h["junction+otel"]["rps"] / h["junction"]["rps"]
-    t_j = j["junction+otel"]["consume_per_s"] / j["junction"]["consume_per_s"]
+    cores = results["cpus"] or 1
     lines += [
         "",
-        f"Telemetry cost: HTTP hop {100 * (1 - t_h):.0f}% fewer req/s with tracing on; "
-        f"JetStream consume {100 * (1 - t_j):.0f}% fewer msg/s.",
+        f"At {sum(cpu.values()):.1f} ms of CPU per checkout, {cores} cores (shared with k6) "
+        f"bound the rate at about {1000 * cores / max(sum(cpu.values()), 0.1):.0f} "
+        "checkouts/s.",
     ]
+    lines += [
+        "",
+        "Telemetry cost (throughput lost with tracing on, against the same path with it off; "
+        "goal <= 15%):",
+        "",
+        "| traces recorded | HTTP hop | JetStream publish | JetStream consume |",
+        "|---|---:|---:|---:|",
+    ]
+    for variant, label in (("junction+otel", "all"), ("junction+otel 10%", "one in ten")):
+        cost = {
+            "hop": 1 - h[variant]["rps"] / h["junction"]["rps"],
+            "pub": 1 - j[variant]["publish_per_s"] / j["junction"]["publish_per_s"],
+            "con": 1 - j[variant]["consume_per_s"] / j["junction"]["consume_per_s"],
+        }
+        lines.append(
+            f"| {label} | {100 * cost['hop']:.0f}% | {100 * cost['pub']:.0f}% | "
+            f"{100 * cost['con']:.0f}% |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -338,12 +385,9 @@ def main() -> None:
                 "cpus": os.cpu_count(),
                 "http_hop": {
                     v: hop(v, nats_server.url, otlp, seconds, args.concurrency, tmp)
-                    for v in ("raw", "junction", "junction+otel")
+                    for v in VARIANTS
                 },
-                "jetstream": {
-                    v: jetstream(v, nats_server.url, otlp, messages)
-                    for v in ("raw", "junction", "junction+otel")
-                },
+                "jetstream": {v: jetstream(v, nats_server.url, otlp, messages) for v in VARIANTS},
                 "platform": platform_under_load(tmp, args.quick),
             }
         finally:

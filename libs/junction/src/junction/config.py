@@ -50,6 +50,9 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     telemetry_enabled: bool = False
+    # Head sampling: the share of new traces recorded (1.0: every checkout). A service
+    # follows the decision of the trace it joins, so a checkout is traced whole or not at all.
+    telemetry_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     # Bounds one OTLP export (retries included), so a collector that is down delays
     # neither requests (spans are batched) nor shutdown by more than this.
     telemetry_export_timeout_seconds: float = Field(default=2.0, gt=0)

@@ -11,6 +11,7 @@ from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 if TYPE_CHECKING:
@@ -61,7 +62,10 @@ def setup_telemetry(settings: ServiceSettings) -> TracerProvider | None:
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    provider = TracerProvider(resource=resource_for(settings))
+    provider = TracerProvider(
+        resource=resource_for(settings),
+        sampler=ParentBased(TraceIdRatioBased(settings.telemetry_sample_ratio)),
+    )
     # The endpoint comes from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT; the exporter's own timeout
     # bounds a send, and the batch processor never blocks the request path (it drops instead).
     exporter = OTLPSpanExporter(timeout=settings.telemetry_export_timeout_seconds)
@@ -72,10 +76,11 @@ def setup_telemetry(settings: ServiceSettings) -> TracerProvider | None:
     logger.info(
         "telemetry on",
         extra={
+            "sample_ratio": settings.telemetry_sample_ratio,
             "otlp_endpoint": os.environ.get(
                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
                 os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
-            )
+            ),
         },
     )
     return provider

@@ -16,7 +16,8 @@ class Inventory:
     reservations: Reservations
 
 
-def get_inventory(request: Request) -> Inventory:
+async def get_inventory(request: Request) -> Inventory:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool.
     inventory: Inventory = request.app.state.inventory
     return inventory
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from inventory.domain import Reservation, ReservationStatus, StockItem
 from junction.errors import Defer
@@ -276,6 +276,10 @@ async def release_stock(
 
 async def expire_reservation(stock: Stock, reservations: Reservations, event: Event) -> None:
     """The reservation timer: wait until the deadline, then release what is still held."""
+    if deadline := event.data.get("expires_at"):  # no read before the deadline
+        remaining = (datetime.fromisoformat(str(deadline)) - now()).total_seconds()
+        if remaining > 0:
+            raise Defer(remaining)
     found = await reservations.get(event.order_id)
     if found is None:
         return

@@ -17,7 +17,8 @@ class OrdersDeps:
     inventory: ServiceClient
 
 
-def get_deps(request: Request) -> OrdersDeps:
+async def get_deps(request: Request) -> OrdersDeps:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool.
     deps: OrdersDeps = request.app.state.deps
     return deps
 

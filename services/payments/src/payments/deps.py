@@ -15,7 +15,8 @@ class PaymentsDeps:
     payments: Payments
 
 
-def get_deps(request: Request) -> PaymentsDeps:
+async def get_deps(request: Request) -> PaymentsDeps:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool.
     deps: PaymentsDeps = request.app.state.deps
     return deps
 

@@ -19,7 +19,8 @@ class StorefrontDeps:
     payments: ServiceClient
 
 
-def get_deps(request: Request) -> StorefrontDeps:
+async def get_deps(request: Request) -> StorefrontDeps:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool.
     deps: StorefrontDeps = request.app.state.deps
     return deps
 
