@@ -16,6 +16,15 @@ class DependencyUnavailable(JunctionError):
         self.reason = reason
 
 
+class Overloaded(JunctionError):
+    """This process already has as many such requests in flight as it admits (503)."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"{limit} {what} in flight already")
+        self.what = what
+        self.limit = limit
+
+
 class ConcurrencyConflict(JunctionError):
     """A compare-and-set write lost to another writer more times than allowed."""
 

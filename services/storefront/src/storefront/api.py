@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from junction.contracts import Items, OrderId
 from storefront import handlers
-from storefront.deps import StorefrontDep
+from storefront.deps import StorefrontDep, StorefrontDeps
 
 router = APIRouter(prefix="/api")
 
@@ -59,14 +59,25 @@ async def list_products(deps: StorefrontDep) -> list[Product]:
         402: {"description": "payment declined"},
         409: {"description": "out of stock, or the same key in flight"},
         422: {"description": "invalid input, naming the field"},
-        503: {"description": "a dependency is down"},
+        503: {"description": "a dependency is down, or too many checkouts in progress"},
     },
 )
 async def checkout(
     body: CheckoutBody, deps: StorefrontDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     request_body: dict[str, Any] = body.model_dump(mode="json")
-    answer = await handlers.idempotent_checkout(
+    with deps.admission:
+        answer = await checkout_once(body, request_body, deps, idempotency_key)
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+async def checkout_once(
+    body: CheckoutBody,
+    request_body: dict[str, Any],
+    deps: StorefrontDeps,
+    idempotency_key: str | None,
+) -> handlers.Answer:
+    return await handlers.idempotent_checkout(
         handlers.Checkout(
             customer_email=str(body.customer_email),
             items=request_body["items"],
@@ -79,7 +90,6 @@ async def checkout(
         payments=deps.payments,
         lease_seconds=deps.settings.idempotency_lease_seconds,
     )
-    return JSONResponse(answer.body, status_code=answer.status)
 
 
 @router.get("/orders/{order_id}")

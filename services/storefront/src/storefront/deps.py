@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from junction.http import ServiceClient
+from junction.web import InflightLimit
 from storefront.handlers import Requests
 from storefront.settings import StorefrontSettings
 
@@ -17,6 +18,7 @@ class StorefrontDeps:
     orders: ServiceClient
     inventory: ServiceClient
     payments: ServiceClient
+    admission: InflightLimit
 
 
 async def get_deps(request: Request) -> StorefrontDeps:

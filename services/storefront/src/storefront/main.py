@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from junction.runtime import ServiceRuntime
 from junction.store import AggregateStore
+from junction.web import InflightLimit
 from storefront import api
 from storefront.deps import StorefrontDeps
 from storefront.domain import IdempotentRequest
@@ -28,6 +29,7 @@ def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
             orders=rt.client("orders", settings.orders_url),
             inventory=rt.client("inventory", settings.inventory_url),
             payments=rt.client("payments", settings.payments_url),
+            admission=InflightLimit("checkouts", settings.max_inflight_checkouts),
         )
 
     runtime.on_startup(start)

@@ -15,3 +15,5 @@ class StorefrontSettings(ServiceSettings):
     # How long an unfinished request keeps its Idempotency-Key before a retry may take over.
     idempotency_lease_seconds: float = Field(default=30.0, gt=0)
     idempotency_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # Admission control: checkouts in flight in one replica; beyond it, 503 at once.
+    max_inflight_checkouts: int = Field(default=32, ge=1)
