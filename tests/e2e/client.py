@@ -83,7 +83,13 @@ class Shop:
             "payment_token": token,
         }
         headers = {"Idempotency-Key": key} if key else None
-        return await self.call("POST", f"{self.ep.storefront}/api/checkout", body, headers)
+        for _ in range(30):
+            reply = await self.call("POST", f"{self.ep.storefront}/api/checkout", body, headers)
+            if not (reply.status == 503 and (reply.body or {}).get("error") == "overloaded"):
+                return reply
+            # Admission control turned it away before doing anything: come back as told.
+            await asyncio.sleep(float(reply.headers.get("Retry-After", "1")))
+        return reply
 
     async def order(self, order_id: str) -> Reply:
         return await self.call("GET", f"{self.ep.storefront}/api/orders/{order_id}")

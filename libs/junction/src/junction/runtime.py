@@ -34,7 +34,7 @@ from junction.messaging import (
     subscribe,
 )
 from junction.outbox import OutboxRelay
-from junction.telemetry import setup_telemetry
+from junction.telemetry import ServerSpans, setup_telemetry
 from junction.web import install_http_basics
 
 logger = logging.getLogger(__name__)
@@ -275,23 +275,15 @@ class ServiceRuntime:
             title=title or f"junction {self.settings.service_name}",
             version=self.settings.service_version,
             lifespan=lifespan,
-            # FastAPI's native OpenTelemetry support: one SERVER span per request, named
-            # "<method> <route>", continuing the caller's trace. No per-operation spans, and
-            # no metrics or logs pipeline (logs go to stdout as JSON lines).
-            telemetry={
-                "tracing": self.tracer_provider is not None,
-                "tracer_provider": self.tracer_provider,
-                "metrics": False,
-                "logs": False,
-                "operation_spans": False,
-                "auto_configure": False,
-                "exclude": lambda scope: scope.get("path") in PROBE_PATHS,
-            },
+            # Server spans come from junction.telemetry.ServerSpans (cheaper, see there).
+            telemetry={"tracing": False, "metrics": False, "logs": False},
         )
         app.state.runtime = self
         install_http_basics(app, self)
         for router in routers:
             app.include_router(router)
+        if self.tracer is not None:  # outermost: X-Trace-Id and error bodies see its span
+            app.add_middleware(ServerSpans, tracer=self.tracer, exclude=PROBE_PATHS)
         return app
 
     def serve(self, app: FastAPI) -> None:

@@ -1,9 +1,7 @@
 """Admission control: beyond the limit a request is answered 503 at once, not queued."""
 
 import asyncio
-import json
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -11,6 +9,7 @@ from fastapi import FastAPI
 from junction.config import ServiceSettings
 from junction.errors import Overloaded
 from junction.web import InflightLimit, install_http_basics
+from junction_devtools.testing import asgi_call as call
 
 pytestmark = pytest.mark.unit
 
@@ -24,36 +23,6 @@ def test_the_limit_counts_requests_in_flight_and_frees_on_failure() -> None:
     with pytest.raises(RuntimeError), limit:
         raise RuntimeError("the handler failed")
     assert limit.inflight == 0
-
-
-async def call(app: FastAPI, method: str, path: str) -> tuple[int, dict[str, str], Any]:
-    """One request straight into the ASGI app: (status, headers, JSON body)."""
-    sent: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"0")],
-        "http_version": "1.1",
-        "scheme": "http",
-        "server": ("test", 80),
-        "client": ("test", 1),
-        "root_path": "",
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
-    return start["status"], headers, json.loads(body)
 
 
 async def test_a_request_beyond_the_limit_gets_503_with_retry_after() -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import nats
 import pytest
 from nats.aio.client import Client
 
 from junction_devtools.platform import free_ports, http_ok, nats_config, nats_server_binary
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 
 @dataclass
@@ -54,3 +59,36 @@ async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
     client = await nats.connect(nats_server.url)
     yield client
     await client.drain()
+
+
+async def asgi_call(
+    app: ASGIApp, method: str, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """One request straight into the ASGI app: (status, headers, JSON body)."""
+    sent: list[MutableMapping[str, Any]] = []
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"content-length", b"0")]
+        + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("test", 80),
+        "client": ("test", 1),
+        "root_path": "",
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    answer_headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    return start["status"], answer_headers, json.loads(body) if body else None

@@ -1,0 +1,72 @@
+"""Server spans: named by route, continuing the caller's trace, only for sampled traces."""
+
+import pytest
+from fastapi import FastAPI, HTTPException
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+from junction.telemetry import ServerSpans
+from junction_devtools.testing import asgi_call
+
+pytestmark = pytest.mark.unit
+
+CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
+CALLER = f"00-{CALLER_TRACE}-b7ad6b7169203331-01"
+
+
+def traced_app(sampler: ParentBased | None = None) -> tuple[FastAPI, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=sampler) if sampler else TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI()
+
+    @app.get("/orders/{order_id}")
+    async def get_order(order_id: str) -> dict[str, str]:
+        if order_id == "boom":
+            raise RuntimeError("handler crashed")
+        if order_id == "missing":
+            raise HTTPException(404)
+        ctx = trace.get_current_span().get_span_context()
+        return {"trace_id": format(ctx.trace_id, "032x")}
+
+    @app.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        return {}
+
+    tracer = provider.get_tracer("test")
+    app.add_middleware(ServerSpans, tracer=tracer, exclude=frozenset({"/readyz"}))
+    return app, exporter
+
+
+async def test_a_request_is_one_server_span_named_by_its_route_in_the_callers_trace() -> None:
+    app, exporter = traced_app()
+    status, _, body = await asgi_call(app, "GET", "/orders/o1", {"traceparent": CALLER})
+    assert status == 200 and body == {"trace_id": CALLER_TRACE}
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "GET /orders/{order_id}" and span.kind is trace.SpanKind.SERVER
+    assert format(span.context.trace_id, "032x") == CALLER_TRACE
+    assert span.parent is not None and span.parent.span_id == 0xB7AD6B7169203331
+    assert span.attributes is not None
+    assert span.attributes["http.response.status_code"] == 200
+    assert span.attributes["http.route"] == "/orders/{order_id}"
+
+
+async def test_client_errors_are_not_span_errors_but_crashes_are() -> None:
+    app, exporter = traced_app()
+    assert (await asgi_call(app, "GET", "/orders/missing"))[0] == 404
+    with pytest.raises(RuntimeError):
+        await asgi_call(app, "GET", "/orders/boom")
+    missing, boom = exporter.get_finished_spans()
+    assert missing.status.status_code is trace.StatusCode.UNSET
+    assert boom.status.status_code is trace.StatusCode.ERROR
+    assert boom.events and boom.events[0].name == "exception"
+
+
+async def test_probes_and_unsampled_requests_record_nothing() -> None:
+    app, exporter = traced_app(ParentBased(ALWAYS_OFF))
+    assert (await asgi_call(app, "GET", "/readyz"))[0] == 200
+    assert (await asgi_call(app, "GET", "/orders/o1"))[0] == 200
+    assert exporter.get_finished_spans() == ()
