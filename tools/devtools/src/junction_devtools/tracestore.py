@@ -16,6 +16,7 @@ import grpc
 from aiohttp import web
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 logger = logging.getLogger("tracestore")
 
@@ -37,8 +38,9 @@ def hex_ids(span: dict[str, Any]) -> dict[str, Any]:
 class TraceStore:
     def __init__(self, max_traces: int) -> None:
         self.max_traces = max_traces
-        # trace id -> list of (resource, scope, span) as JSON-ready dicts
-        self.traces: OrderedDict[str, list[tuple[str, str, dict[str, Any]]]] = OrderedDict()
+        # trace id -> list of (resource, scope, span): spans kept as their protobuf bytes
+        # (a few hundred bytes each) and turned into JSON only when a trace is asked for.
+        self.traces: OrderedDict[str, list[tuple[str, str, bytes]]] = OrderedDict()
         self.resources: dict[str, dict[str, Any]] = {}
         self.scopes: dict[str, dict[str, Any]] = {}
         self.spans_received = 0
@@ -56,8 +58,8 @@ class TraceStore:
                 self.scopes.setdefault(skey, scope)
                 for span in ss.spans:
                     trace_id = span.trace_id.hex()
-                    doc = hex_ids(MessageToDict(span, use_integers_for_enums=True))
-                    self.traces.setdefault(trace_id, []).append((rkey, skey, doc))
+                    raw = span.SerializeToString()
+                    self.traces.setdefault(trace_id, []).append((rkey, skey, raw))
                     self.traces.move_to_end(trace_id)
                     self.spans_received += 1
         while len(self.traces) > self.max_traces:
@@ -68,7 +70,8 @@ class TraceStore:
         if spans is None:
             return None
         grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        for rkey, skey, span in spans:
+        for rkey, skey, raw in spans:
+            span = hex_ids(MessageToDict(Span.FromString(raw), use_integers_for_enums=True))
             grouped.setdefault(rkey, {}).setdefault(skey, []).append(span)
         return {
             "result": {
@@ -147,7 +150,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--otlp-port", type=int, default=4317)
     parser.add_argument("--http-port", type=int, default=16686)
-    parser.add_argument("--max-traces", type=int, default=20_000)
+    parser.add_argument("--max-traces", type=int, default=5_000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     asyncio.run(serve(args.host, args.otlp_port, args.http_port, args.max_traces))
