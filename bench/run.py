@@ -210,10 +210,11 @@ class PeakRss:
         self._thread.join()
 
 
-def platform_under_load(tmp: Path, quick: bool) -> dict[str, Any]:
-    """The whole local platform as `make run` starts it (tracing on, to the local trace
-    store): seconds to ready, RSS idle, then the checkout steps with the peak RSS."""
-    platform = Platform(state_dir=tmp / "platform", ports=free_ports(), telemetry=True)
+def platform_under_load(tmp: Path, quick: bool, telemetry: bool = True) -> dict[str, Any]:
+    """The whole local platform as `make run` starts it (by default tracing on, to the local
+    trace store): seconds to ready, RSS idle, then the checkout steps with the peak RSS."""
+    name = "platform" if telemetry else "platform-untraced"
+    platform = Platform(state_dir=tmp / name, ports=free_ports(), telemetry=telemetry)
     try:
         ready_s = platform.start()
         time.sleep(1.0)
@@ -236,10 +237,39 @@ def platform_under_load(tmp: Path, quick: bool) -> dict[str, Any]:
                     cpu=cpu,
                 )
             else:
-                steps = checkout.run_steps(platform.urls, tmp / "k6", cpu=cpu)
+                steps = checkout.run_steps(platform.urls, tmp / f"k6-{name}", cpu=cpu)
     finally:
         platform.stop()
     return {"ready_seconds": ready_s, "idle_mib": idle, "load_mib": peak.peak, "checkout": steps}
+
+
+def checkout_table(c: dict[str, Any], what: str) -> list[str]:
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
+    lines = [
+        "",
+        f"Checkout, open loop (k6 constant-arrival-rate, {c['seconds_per_step']} s per step), "
+        f"{what}:",
+        "",
+        "| rate/s | achieved/s | errors % | sync p50 ms | p95 ms | p99 ms | "
+        "async p50 ms | async p99 ms | async not done | CPU ms per checkout |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['rate']} | {r['achieved_per_s']:.1f} | {r['error_pct']:.1f} | "
+        f"{r['sync_p50_ms']:.0f} | {r['sync_p95_ms']:.0f} | {r['sync_p99_ms']:.0f} | "
+        f"{ms(r['async_p50_ms'])} | {ms(r['async_p99_ms'])} | "
+        f"{r['async_unfinished']}/{r['async_sampled']} | "
+        f"{sum(r.get('cpu_ms_per_checkout', {}).values()):.1f} |"
+        for r in c["steps"]
+    ]
+    lines += [
+        "",
+        "Highest rate with 0 errors and sync p99 <= "
+        f"{c['sync_p99_limit_ms']:.0f} ms: **{c['best_rate'] or 'none'}** checkouts/s.",
+    ]
+    return lines
 
 
 def table(results: dict[str, Any]) -> str:
@@ -277,31 +307,13 @@ def table(results: dict[str, Any]) -> str:
         )
     f = results["platform"]
     c = f["checkout"]
-
-    def ms(value: float | None) -> str:
-        return "-" if value is None else f"{value:.0f}"
-
+    lines += checkout_table(
+        c,
+        "the whole local platform as `make run` starts it (tracing on, every checkout traced)",
+    )
+    if u := results.get("platform_untraced"):
+        lines += checkout_table(u["checkout"], "the same platform with tracing off")
     lines += [
-        "",
-        f"Checkout, open loop (k6 constant-arrival-rate, {c['seconds_per_step']} s per step), "
-        "the whole local platform as `make run` starts it (tracing on, every checkout traced):",
-        "",
-        "| rate/s | achieved/s | errors % | sync p50 ms | p95 ms | p99 ms | "
-        "async p50 ms | async p99 ms | async not done | CPU ms per checkout |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {r['rate']} | {r['achieved_per_s']:.1f} | {r['error_pct']:.1f} | "
-        f"{r['sync_p50_ms']:.0f} | {r['sync_p95_ms']:.0f} | {r['sync_p99_ms']:.0f} | "
-        f"{ms(r['async_p50_ms'])} | {ms(r['async_p99_ms'])} | "
-        f"{r['async_unfinished']}/{r['async_sampled']} | "
-        f"{sum(r.get('cpu_ms_per_checkout', {}).values()):.1f} |"
-        for r in c["steps"]
-    ]
-    lines += [
-        "",
-        "Highest rate with 0 errors and sync p99 <= "
-        f"{c['sync_p99_limit_ms']:.0f} ms: **{c['best_rate'] or 'none'}** checkouts/s.",
         "",
         f"Footprint: `make run` to ready in {f['ready_seconds']:.1f} s; RSS idle, the peak "
         "during the checkout steps, and CPU time per accepted checkout in the first step "
@@ -389,6 +401,10 @@ def main() -> None:
                 },
                 "jetstream": {v: jetstream(v, nats_server.url, otlp, messages) for v in VARIANTS},
                 "platform": platform_under_load(tmp, args.quick),
+                # The same steps with tracing off: what tracing costs a whole checkout.
+                "platform_untraced": (
+                    None if args.quick else platform_under_load(tmp, False, telemetry=False)
+                ),
             }
         finally:
             sink.stop()

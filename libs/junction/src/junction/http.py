@@ -27,6 +27,7 @@ from tenacity import (
 
 from junction.deadline import DEADLINE_HEADER, remaining_seconds
 from junction.errors import DependencyUnavailable
+from junction.telemetry import unsampled
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,9 @@ class ServiceClient:
         url = f"{self._base_url}{path}"
         async with self._breaker:
             if self._tracer is None:
+                return await self._exchange(method, url, json, headers, timeout, None)
+            if unsampled():
+                propagate.inject(headers)
                 return await self._exchange(method, url, json, headers, timeout, None)
             with self._tracer.start_as_current_span(
                 method,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from faststream.nats import NatsBroker
 from nats.js import api
 from nats.js.errors import BadRequestError, NotFoundError
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
 
@@ -28,6 +29,7 @@ from junction.events import (
     dead_letter_subject,
     subject_for,
 )
+from junction.telemetry import unsampled
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient
@@ -101,6 +103,10 @@ class JetStreamPublisher:
             await self._send(event, headers)
             return
         parent = propagate.extract(event.trace) if event.trace else None
+        if unsampled(parent):
+            propagate.inject(headers, context=parent)
+            await self._send(event, headers)
+            return
         with self._tracer.start_as_current_span(
             f"{event.subject} publish",
             context=parent,
@@ -203,6 +209,7 @@ class EventConsumer:
         backoff_seconds: float,
         workers: int = 16,
         idle_wait_seconds: float = 1.0,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.event_type = event_type
         self.durable = durable
@@ -214,7 +221,7 @@ class EventConsumer:
         self._idle_wait = idle_wait_seconds
         self.stream = ""
         self.config: api.ConsumerConfig | None = None
-        self._tracer: trace.Tracer | None = None
+        self._tracer = tracer
         self._loop: asyncio.Task[None] | None = None
         self._sub: Subscription | None = None
         self._js: JetStreamContext | None = None
@@ -237,7 +244,7 @@ class EventConsumer:
         self, js: JetStreamContext, nc: NatsClient, tracer: trace.Tracer | None = None
     ) -> None:
         """Start pulling from the declared durable consumer."""
-        self._tracer = tracer
+        self._tracer = tracer or self._tracer
         self._js = js
         self._nc = nc
         inbox = nc.new_inbox()
@@ -339,6 +346,13 @@ class EventConsumer:
             await self._process(raw, None)
             return
         parent = propagate.extract(raw.headers or {})
+        if unsampled(parent):
+            token = otel_context.attach(parent)  # what it publishes carries the decision on
+            try:
+                await self._process(raw, None)
+            finally:
+                otel_context.detach(token)
+            return
         with self._tracer.start_as_current_span(
             f"{raw.subject} process",
             context=parent,

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from junction.config import ServiceSettings
@@ -34,6 +35,13 @@ def current_trace_id() -> str | None:
     """The current trace id in hex, or None outside a recorded trace."""
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+
+def unsampled(context: Context | None = None) -> bool:
+    """Inside a trace whose head decided not to record it: no span to make, only the
+    decision to pass on (cheaper than starting a span the sampler drops)."""
+    ctx = trace.get_current_span(context).get_span_context()
+    return ctx.is_valid and not ctx.trace_flags.sampled
 
 
 def annotate_order(order_id: str) -> None:

@@ -1,0 +1,61 @@
+"""Head sampling: a trace the head decided not to record costs no spans downstream, and
+the decision travels on with every message."""
+
+from typing import Any
+
+import pytest
+from opentelemetry import propagate
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from junction.events import Event
+from junction.messaging import EventConsumer, JetStreamPublisher
+from junction_devtools.fakes import FakeMsg, RecordingDeadLetters
+
+pytestmark = pytest.mark.unit
+
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+class RecordingBroker:
+    def __init__(self) -> None:
+        self.headers: list[dict[str, str]] = []
+
+    async def publish(self, body: bytes, subject: str, **kwargs: Any) -> None:
+        self.headers.append(kwargs["headers"])
+
+
+@pytest.mark.parametrize(("flags", "spans"), [("00", 0), ("01", 2)])
+async def test_a_message_passes_its_sampling_decision_on(flags: str, spans: int) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()  # default sampler: parent-based
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    broker = RecordingBroker()
+    publisher = JetStreamPublisher(broker, tracer)  # type: ignore[arg-type]
+
+    async def handler(event: Event) -> None:  # what the handler's write queues
+        follow_up = Event(type="OrderConfirmed", source="orders", order_id=event.order_id)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        await publisher.publish(follow_up.model_copy(update={"trace": carrier}))
+
+    consumer = EventConsumer(
+        event_type="StockCommitted",
+        durable="orders-StockCommitted",
+        handler=handler,
+        dead_letters=RecordingDeadLetters(),  # type: ignore[arg-type]
+        max_deliver=3,
+        backoff_seconds=0.1,
+        tracer=tracer,
+    )
+    msg = FakeMsg(Event(type="StockCommitted", source="inventory", order_id="o1"))
+    msg.headers = {"traceparent": f"00-{TRACE}-b7ad6b7169203331-{flags}"}
+    await consumer.handle(msg)  # type: ignore[arg-type]
+
+    assert msg.settled == ["ack"]
+    assert len(exporter.get_finished_spans()) == spans  # process + publish, or nothing
+    (sent,) = broker.headers
+    assert sent["traceparent"].startswith(f"00-{TRACE}-")
+    assert sent["traceparent"].endswith(f"-{flags}")
