@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from opentelemetry import propagate, trace
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
-from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -28,6 +27,9 @@ from tenacity import (
 from junction.deadline import DEADLINE_HEADER, remaining_seconds
 from junction.errors import DependencyUnavailable
 from junction.telemetry import unsampled
+
+if TYPE_CHECKING:
+    from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 
 logger = logging.getLogger(__name__)
 

@@ -80,10 +80,8 @@ async def reserve_stock(
     lines: dict[str, int],
     hold_seconds: float,
 ) -> Reservation:
-    """Hold stock for every line, all or nothing. Repeating it returns the first outcome."""
-    existing = await reservations.get(order_id)
-    if existing is not None:
-        return existing.value
+    """Hold stock for every line, all or nothing. Repeating it returns the first outcome
+    (found when the reservation is created: no read before, the common case is a new one)."""
     items = {sku: await stock.get(sku) for sku in lines}
     unknown = sorted(sku for sku, found in items.items() if found is None)
     if unknown:
