@@ -63,11 +63,11 @@ def compose(event: Event, kind: EmailKind, *, sender: str, domain: str) -> Messa
     """The email for an order event.
 
     Built with the `email` package's compat32 API (`MIMEText`): the modern `EmailMessage`
-    parses every header it is given and cost 6x more per email (`python -m bench.micro`:
-    585 against 102 us),
-    the largest single cost of the notifications service under load. An address that is
-    not ASCII (the checkout accepts internationalised addresses) needs SMTPUTF8, which only
-    the modern API writes: those few emails take that path.
+    parses every header it is given and costs 6x more per email (`python -m bench.micro`:
+    585 against 102 us), which made it the largest single cost of the notifications
+    service under load. An address that is not ASCII (the checkout accepts
+    internationalised addresses) needs SMTPUTF8, which only the modern API writes: those
+    few emails take that path.
     """
     data: dict[str, Any] = event.data
     to = str(data["customer_email"])

@@ -13,6 +13,7 @@ import logging
 import signal
 import time
 import uuid
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ class MailStore:
 class Handler:
     def __init__(self, store: MailStore) -> None:
         self.store = store
-        self.peers: list[Any] = []  # the client (address, port) of each message, in order
+        # The client (address, port) of each recent message, in order (tests read it).
+        self.peers: deque[Any] = deque(maxlen=10_000)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content
