@@ -189,12 +189,32 @@ def test_production_runs_a_three_node_jetstream_with_r3_and_budgets() -> None:
         ("image.tag=latest", "tag"),
         ("nats.replicas=2", "replicas"),
         ("services.orders.resources.limits.memory=lots", "memory"),
+        ("telemetry.sampleRatio=2", "sampleRatio"),
+        ("telemetry.sampleRatio=half", "sampleRatio"),
     ],
 )
 def test_the_values_schema_refuses_wrong_values(setting: str, complaint: str) -> None:
     done = run_helm("template", "junction", str(CHART), "--set", setting)
     assert done.returncode != 0
     assert complaint in done.stderr
+
+
+@pytest.mark.parametrize(("ratio", "rendered"), [(None, "1"), ("0.05", "0.05"), ("0", "0")])
+def test_every_service_gets_the_sampling_ratio(ratio: str | None, rendered: str) -> None:
+    extra = ["--set", f"telemetry.sampleRatio={ratio}"] if ratio is not None else []
+    done = run_helm("template", "junction", str(CHART), *extra)
+    assert done.returncode == 0, done.stderr
+    objects = [d for d in yaml.safe_load_all(done.stdout) if d]
+    services = [
+        o
+        for o in objects
+        if o["kind"] == "Deployment" and "JUNCTION_TELEMETRY_SAMPLE_RATIO" in str(o)
+    ]
+    assert len(services) == 5
+    for deployment in services:
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["JUNCTION_TELEMETRY_SAMPLE_RATIO"] == rendered
 
 
 def test_jaeger_config_in_the_chart_is_the_observability_one() -> None:
