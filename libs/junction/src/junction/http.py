@@ -26,7 +26,7 @@ from tenacity import (
 
 from junction.deadline import DEADLINE_HEADER, remaining_seconds
 from junction.errors import DependencyUnavailable
-from junction.telemetry import unsampled
+from junction.telemetry import traced
 
 if TYPE_CHECKING:
     from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
@@ -127,12 +127,8 @@ class ServiceClient:
         headers = {DEADLINE_HEADER: str(int(timeout * 1000))}
         url = f"{self._base_url}{path}"
         async with self._breaker:
-            if self._tracer is None:
-                return await self._exchange(method, url, json, headers, timeout, None)
-            if unsampled():
-                propagate.inject(headers)
-                return await self._exchange(method, url, json, headers, timeout, None)
-            with self._tracer.start_as_current_span(
+            with traced(
+                self._tracer,
                 method,
                 kind=trace.SpanKind.CLIENT,
                 attributes={
@@ -142,7 +138,8 @@ class ServiceClient:
                     **self._server,
                 },
             ) as span:
-                propagate.inject(headers)
+                if self._tracer is not None:
+                    propagate.inject(headers)
                 return await self._exchange(method, url, json, headers, timeout, span)
 
     async def _exchange(

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from faststream.nats import NatsBroker
 from nats.js import api
 from nats.js.errors import BadRequestError, NotFoundError
-from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from pydantic import ValidationError
 
@@ -29,7 +28,7 @@ from junction.events import (
     dead_letter_subject,
     subject_for,
 )
-from junction.telemetry import unsampled
+from junction.telemetry import traced
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient
@@ -99,18 +98,11 @@ class JetStreamPublisher:
 
     async def publish(self, event: Event) -> None:
         headers = {"Nats-Msg-Id": event.id, "content-type": "application/json"}
-        if self._tracer is None:
-            await self._send(event, headers)
-            return
-        parent = propagate.extract(event.trace) if event.trace else None
-        if unsampled(parent):
-            propagate.inject(headers, context=parent)
-            await self._send(event, headers)
-            return
-        with self._tracer.start_as_current_span(
+        with traced(
+            self._tracer,
             f"{event.subject} publish",
-            context=parent,
             kind=trace.SpanKind.PRODUCER,
+            parent=propagate.extract(event.trace) if event.trace else None,
             attributes={
                 "messaging.system": "nats",
                 "messaging.operation.type": "send",
@@ -120,7 +112,8 @@ class JetStreamPublisher:
                 "order.id": event.order_id,
             },
         ):
-            propagate.inject(headers)
+            if self._tracer is not None:
+                propagate.inject(headers)
             await self._send(event, headers)
 
     async def _send(self, event: Event, headers: dict[str, str]) -> None:
@@ -233,18 +226,15 @@ class EventConsumer:
         self._delivered = 0
         self._redeclare = False
 
-    async def declare(self, js: JetStreamContext | None) -> None:
+    async def declare(self, js: JetStreamContext) -> None:
         """Create the durable consumer, or bring an existing one to this configuration."""
-        assert self.config is not None and js is not None
+        assert self.config is not None
         await js.add_consumer(self.stream, config=self.config)
 
     # -- running -------------------------------------------------------------------------
 
-    async def start(
-        self, js: JetStreamContext, nc: NatsClient, tracer: trace.Tracer | None = None
-    ) -> None:
+    async def start(self, js: JetStreamContext, nc: NatsClient) -> None:
         """Start pulling from the declared durable consumer."""
-        self._tracer = tracer or self._tracer
         self._js = js
         self._nc = nc
         inbox = nc.new_inbox()
@@ -276,7 +266,7 @@ class EventConsumer:
         wait) and half the workers are free. Busy: one request per several messages. Idle:
         one per idle wait.
         """
-        assert self._nc is not None
+        assert self._nc is not None and self._js is not None
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}"
         expires_ns = int(self._idle_wait * 1e9)
         failures = 0
@@ -342,21 +332,11 @@ class EventConsumer:
     async def handle(self, raw: Msg) -> None:
         """Process one delivered message inside a consumer span continuing its producer's
         trace (W3C trace context in the message headers)."""
-        if self._tracer is None:
-            await self._process(raw, None)
-            return
-        parent = propagate.extract(raw.headers or {})
-        if unsampled(parent):
-            token = otel_context.attach(parent)  # what it publishes carries the decision on
-            try:
-                await self._process(raw, None)
-            finally:
-                otel_context.detach(token)
-            return
-        with self._tracer.start_as_current_span(
+        with traced(
+            self._tracer,
             f"{raw.subject} process",
-            context=parent,
             kind=trace.SpanKind.CONSUMER,
+            parent=propagate.extract(raw.headers or {}) if self._tracer else None,
             attributes={
                 "messaging.system": "nats",
                 "messaging.operation.type": "process",
@@ -422,6 +402,7 @@ def subscribe(
     handler: EventHandler,
     dead_letters: DeadLetters,
     max_ack_pending: int | None = None,
+    tracer: trace.Tracer | None = None,
 ) -> EventConsumer:
     """A durable pull consumer for `event_type` events published by `source`.
 
@@ -439,6 +420,7 @@ def subscribe(
         backoff_seconds=settings.consumer_backoff_seconds,
         workers=settings.consumer_workers,
         idle_wait_seconds=settings.consumer_idle_wait_seconds,
+        tracer=tracer,
     )
     consumer.stream = stream.name
     consumer.config = api.ConsumerConfig(

@@ -126,6 +126,7 @@ class ServiceRuntime:
             handler=handler,
             dead_letters=self.dead_letters,
             max_ack_pending=max_ack_pending,
+            tracer=self.tracer,
         )
         self._consumers.append(consumer)
 
@@ -214,7 +215,7 @@ class ServiceRuntime:
         await self.broker.start()
         for consumer in self._consumers:
             await consumer.declare(js)  # settings changed since the last run take effect
-            await consumer.start(js, self.broker.config.connection_state.connection, self.tracer)
+            await consumer.start(js, self.broker.config.connection_state.connection)
         for relay in self._relays:
             relay.start_sweeper(s.outbox_sweep_interval_seconds)
         self.ready = True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
@@ -17,6 +19,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
+    from opentelemetry.util.types import Attributes
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from junction.config import ServiceSettings
@@ -42,6 +45,35 @@ def unsampled(context: Context | None = None) -> bool:
     decision to pass on (cheaper than starting a span the sampler drops)."""
     ctx = trace.get_current_span(context).get_span_context()
     return ctx.is_valid and not ctx.trace_flags.sampled
+
+
+@contextmanager
+def traced(
+    tracer: trace.Tracer | None,
+    name: str,
+    *,
+    kind: trace.SpanKind,
+    attributes: Attributes,
+    parent: Context | None = None,
+) -> Iterator[trace.Span | None]:
+    """The span of one operation, current while it runs, continuing `parent` (default: the
+    current context). None when telemetry is off, or when the trace is not sampled: then no
+    span is started and `parent` is made current, so whatever the operation propagates
+    carries the decision on."""
+    if tracer is None:
+        yield None
+    elif unsampled(parent):
+        token = otel_context.attach(parent) if parent is not None else None
+        try:
+            yield None
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+    else:
+        with tracer.start_as_current_span(
+            name, context=parent, kind=kind, attributes=attributes
+        ) as span:
+            yield span
 
 
 def annotate_order(order_id: str) -> None:
