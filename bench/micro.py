@@ -4,7 +4,8 @@
   telemetry, and with Junction's `ServerSpans`, each with a trace that is sampled and one
   that is not;
 - one recorded span: creation and end, then OTLP encoding;
-- one email built with the modern `EmailMessage` API and with compat32's `MIMEText`.
+- one receipt as notifications builds and flattens it now (compat32's `MIMEText`), and
+  the same with the modern `EmailMessage` API it used before.
 
     uv run python -m bench.micro
 
@@ -18,8 +19,7 @@ import time
 from collections.abc import Callable, MutableMapping, Sequence
 from email.generator import BytesGenerator
 from email.message import EmailMessage
-from email.mime.text import MIMEText
-from email.policy import SMTP, compat32
+from email.policy import SMTP
 from functools import partial
 from io import BytesIO
 from typing import Any
@@ -36,7 +36,11 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
+from junction.events import Event
 from junction.telemetry import ServerSpans
+from junction_devtools.testing import asgi_scope, no_body
+from notifications.domain import EmailKind, body_text, compose
+from notifications.mailer import envelope_of
 
 
 class Keep(SpanExporter):
@@ -84,32 +88,17 @@ def app(tracing: str, ratio: float) -> FastAPI:
 
 
 def asgi_us(application: FastAPI, n: int = 5000) -> float:
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/echo",
-        "raw_path": b"/echo",
-        "query_string": b"",
-        "headers": [(b"host", b"bench")],
-        "http_version": "1.1",
-        "scheme": "http",
-        "server": ("bench", 80),
-        "client": ("bench", 1),
-        "root_path": "",
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+    scope = asgi_scope("GET", "/echo", {"host": "bench"})
 
     async def send(message: MutableMapping[str, Any]) -> None:
         pass
 
     async def run() -> float:
         for _ in range(200):
-            await application(dict(scope), receive, send)
+            await application(dict(scope), no_body, send)
         started = time.perf_counter()
         for _ in range(n):
-            await application(dict(scope), receive, send)
+            await application(dict(scope), no_body, send)
         return (time.perf_counter() - started) / n * 1e6
 
     return asyncio.run(run())
@@ -153,27 +142,38 @@ HEADERS = {
     "X-Junction-Order-Id": "1234abcd",
     "X-Junction-Email-Kind": "receipt",
 }
-BODY = "Your order is confirmed:\n  1 x JNC-MUG @ 12.00\nTotal: 12.00\n\nOrder 1234abcd\n"
+RECEIPT = Event(
+    type="OrderConfirmed",
+    source="orders",
+    order_id="1234abcd",
+    data={
+        "customer_email": HEADERS["To"],
+        "items": [{"sku": "JNC-MUG", "quantity": 1, "price_cents": 1200}],
+        "total_cents": 1200,
+    },
+)
+
+SENDER, DOMAIN = HEADERS["From"], "junction.local"
+BODY = body_text(compose(RECEIPT, EmailKind.RECEIPT, sender=SENDER, domain=DOMAIN))
 
 
 def email_us(kind: str, n: int = 500) -> float:
-    def build() -> bytes:
-        msg: Any
-        if kind == "modern":
-            msg = EmailMessage()
-            for name, value in HEADERS.items():
-                msg[name] = value
-            msg.set_content(BODY)
-            policy: Any = SMTP
-        else:
-            msg = MIMEText(BODY, "plain", "us-ascii")
-            for name, value in HEADERS.items():
-                msg[name] = value
-            policy = compat32.clone(linesep="\r\n")
+    """One receipt as notifications sends it ("compat32": its `compose` and `envelope_of`),
+    or built the same way with the modern `EmailMessage` API it used before."""
+
+    def modern() -> bytes:
+        msg = EmailMessage()
+        for name, value in HEADERS.items():
+            msg[name] = value
+        msg.set_content(BODY)
         out = BytesIO()
-        BytesGenerator(out, policy=policy).flatten(msg)
+        BytesGenerator(out, policy=SMTP).flatten(msg)
         return out.getvalue()
 
+    def current() -> bytes:
+        return envelope_of(compose(RECEIPT, EmailKind.RECEIPT, sender=SENDER, domain=DOMAIN)).data
+
+    build = modern if kind == "modern" else current
     started = time.perf_counter()
     for _ in range(n):
         build()

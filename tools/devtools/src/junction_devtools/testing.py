@@ -61,12 +61,9 @@ async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
     await client.drain()
 
 
-async def asgi_call(
-    app: ASGIApp, method: str, path: str, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], Any]:
-    """One request straight into the ASGI app: (status, headers, JSON body)."""
-    sent: list[MutableMapping[str, Any]] = []
-    scope = {
+def asgi_scope(method: str, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ASGI scope of one HTTP/1.1 request without a body."""
+    return {
         "type": "http",
         "method": method,
         "path": path,
@@ -81,13 +78,22 @@ async def asgi_call(
         "root_path": "",
     }
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+
+async def no_body() -> dict[str, Any]:
+    """ASGI `receive` of a request without a body."""
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def asgi_call(
+    app: ASGIApp, method: str, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """One request straight into the ASGI app: (status, headers, JSON body)."""
+    sent: list[MutableMapping[str, Any]] = []
 
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    await app(scope, receive, send)
+    await app(asgi_scope(method, path, headers), no_body, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     answer_headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
