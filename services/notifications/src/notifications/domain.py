@@ -65,9 +65,9 @@ def compose(event: Event, kind: EmailKind, *, sender: str, domain: str) -> Messa
     Built with the `email` package's compat32 API (`MIMEText`): the modern `EmailMessage`
     parses every header it is given: an email built and flattened that way cost about three
     times what `compose` and `envelope_of` cost now (`python -m bench.micro`: 595 against
-    180 us), and was the largest single cost of the notifications service under load. An address that is not ASCII (the checkout accepts
-    internationalised addresses) needs SMTPUTF8, which only the modern API writes: those
-    few emails take that path.
+    180 us), and was the largest single cost of the notifications service under load. An
+    address that is not ASCII (the checkout accepts internationalised addresses) needs
+    SMTPUTF8, which only the modern API writes: those few emails take that path.
     """
     data: dict[str, Any] = event.data
     to = str(data["customer_email"])
