@@ -365,7 +365,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: a second per variant")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     seconds = 1.0 if args.quick else args.seconds

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import time
 import uuid
 
@@ -14,7 +15,7 @@ from nats.js import api
 
 from junction.config import ServiceSettings
 from junction.events import ORDERS, Event
-from junction.runtime import ServiceRuntime
+from junction.runtime import ServiceRuntime, tune_gc
 
 
 async def jetstream_raw(url: str, count: int, inflight: int) -> dict[str, float]:
@@ -48,6 +49,24 @@ async def jetstream_raw(url: str, count: int, inflight: int) -> dict[str, float]
     return {"publish_per_s": count / publish_s, "consume_per_s": count / consume_s}
 
 
+def flush_spans(runtime: ServiceRuntime) -> None:
+    """Export every span ended so far (a no-op with telemetry off). The batch processor
+    exports every half second: without this, the spans of one phase would be encoded and
+    sent while the next is timed (a consume phase of thousands of messages lasts about a second)."""
+    if runtime.tracer_provider is not None:
+        runtime.tracer_provider.force_flush()
+
+
+def carrier(settings: ServiceSettings) -> dict[str, str]:
+    """The trace context an event carries in the platform: that of the request which caused
+    it (the store copies it into the outbox), whose head already decided whether to record
+    the trace. Empty with telemetry off, as there is no span to copy."""
+    if not settings.telemetry_enabled:
+        return {}
+    flags = "01" if random.random() < settings.telemetry_sample_ratio else "00"
+    return {"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-{flags}"}
+
+
 async def jetstream_junction(url: str, count: int, inflight: int) -> dict[str, float]:
     settings = ServiceSettings(
         service_name=f"bench-{uuid.uuid4().hex[:8]}", nats_url=url, log_level="WARNING"
@@ -56,16 +75,24 @@ async def jetstream_junction(url: str, count: int, inflight: int) -> dict[str, f
     await runtime.broker.connect()
     from junction.messaging import declare_streams
 
-    await declare_streams(
-        runtime.broker.config.connection_state.stream, [ORDERS], replicas=1, duplicate_window=120
-    )
+    js = runtime.broker.config.connection_state.stream
+    await declare_streams(js, [ORDERS], replicas=1, duplicate_window=120)
+    # The stream outlives this process: without a purge, this run's consumer (a new durable,
+    # deliver policy all) would first work through the messages of the variants run before,
+    # and export their spans while this run's messages are timed.
+    await js.purge_stream(ORDERS.name)
     order_id = uuid.uuid4().hex
-    events = [Event(type="OrderCreated", source="orders", order_id=order_id) for _ in range(count)]
+    events = [
+        Event(type="OrderCreated", source="orders", order_id=order_id, trace=carrier(settings))
+        for _ in range(count)
+    ]
+    tune_gc(settings.gc_young_threshold)  # as `runtime.start` does before a service serves
     started = time.perf_counter()
     for start in range(0, count, inflight):
         await asyncio.gather(
             *(runtime.publisher.publish(e) for e in events[start : start + inflight])
         )
+    flush_spans(runtime)  # the publishes' spans exported: their cost is the publish's
     publish_s = time.perf_counter() - started
 
     done = asyncio.Event()
@@ -84,8 +111,11 @@ async def jetstream_junction(url: str, count: int, inflight: int) -> dict[str, f
     runtime.subscribe("orders", "OrderCreated", handler)
     await runtime.start()
     await asyncio.wait_for(done.wait(), timeout=120)
-    # From the first message handled to the last: start-up (connect, declare) is not counted.
-    consume_s = (time.perf_counter() - first) * count / max(count - 1, 1)
+    handled_s = time.perf_counter() - first
+    flush_spans(runtime)
+    # From the first message handled to the last, and the export of their spans: start-up
+    # (connect, declare) is not counted.
+    consume_s = handled_s * count / max(count - 1, 1) + (time.perf_counter() - first - handled_s)
     await runtime.stop()
     return {"publish_per_s": count / publish_s, "consume_per_s": count / consume_s}
 

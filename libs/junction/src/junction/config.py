@@ -46,6 +46,11 @@ class ServiceSettings(BaseSettings):
     outbox_sweep_interval_seconds: float = Field(default=5.0, gt=0)
     cas_attempts: int = Field(default=50, ge=1)
 
+    # Once a service is up: the start-up heap frozen out of later garbage collections, and
+    # a young collection every this many allocations instead of CPython's 700 (see
+    # junction.runtime.tune_gc). 0 leaves the collector as CPython sets it.
+    gc_young_threshold: int = Field(default=10_000, ge=0)
+
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
