@@ -22,7 +22,6 @@ def restore_gc() -> Iterator[None]:
 def test_the_start_up_heap_is_frozen_and_young_collections_are_rarer() -> None:
     gc.unfreeze()
     gc.set_threshold(700, 10, 10)
-    alive = [object() for _ in range(10)]  # noqa: F841 - held while tune_gc runs
     tune_gc(10_000)
     assert gc.get_threshold() == (10_000, 10, 10)
     assert gc.get_freeze_count() > 0
