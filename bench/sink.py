@@ -15,9 +15,6 @@ import signal
 
 import grpc
 
-EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-
-
 async def serve(port: int) -> None:
     received = {"exports": 0, "bytes": 0}
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from junction.contracts import Items, OrderId
 from storefront import handlers
-from storefront.deps import StorefrontDep, StorefrontDeps
+from storefront.deps import StorefrontDep
 
 router = APIRouter(prefix="/api")
 
@@ -67,29 +67,20 @@ async def checkout(
 ) -> JSONResponse:
     request_body: dict[str, Any] = body.model_dump(mode="json")
     with deps.admission:
-        answer = await checkout_once(body, request_body, deps, idempotency_key)
+        answer = await handlers.idempotent_checkout(
+            handlers.Checkout(
+                customer_email=str(body.customer_email),
+                items=request_body["items"],
+                payment_token=body.payment_token,
+            ),
+            request_body,
+            idempotency_key,
+            requests=deps.requests,
+            orders=deps.orders,
+            payments=deps.payments,
+            lease_seconds=deps.settings.idempotency_lease_seconds,
+        )
     return JSONResponse(answer.body, status_code=answer.status)
-
-
-async def checkout_once(
-    body: CheckoutBody,
-    request_body: dict[str, Any],
-    deps: StorefrontDeps,
-    idempotency_key: str | None,
-) -> handlers.Answer:
-    return await handlers.idempotent_checkout(
-        handlers.Checkout(
-            customer_email=str(body.customer_email),
-            items=request_body["items"],
-            payment_token=body.payment_token,
-        ),
-        request_body,
-        idempotency_key,
-        requests=deps.requests,
-        orders=deps.orders,
-        payments=deps.payments,
-        lease_seconds=deps.settings.idempotency_lease_seconds,
-    )
 
 
 @router.get("/orders/{order_id}")
