@@ -15,6 +15,7 @@ import signal
 
 import grpc
 
+
 async def serve(port: int) -> None:
     received = {"exports": 0, "bytes": 0}
 
