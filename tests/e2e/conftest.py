@@ -3,6 +3,7 @@ Kubernetes Job does); without them it starts the platform itself, as `make run` 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -10,13 +11,18 @@ import pytest
 
 pytest.register_assert_rewrite("tests.e2e.client", "tests.e2e.traces", "tests.e2e.nats_tools")
 
-from tests.e2e.client import Endpoints, Shop  # noqa: E402 (after the rewrite registration)
+from tests.e2e.client import (  # noqa: E402 (after the rewrite registration)
+    Endpoints,
+    Shop,
+    wait_until_ready,
+)
 
 
 @pytest.fixture(scope="session")
 def endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     given = Endpoints.from_env()
     if given is not None:
+        wait_until_ready(given, float(os.environ.get("JUNCTION_E2E_READY_TIMEOUT", "300")))
         yield given
         return
     from junction_devtools.platform import Platform, free_ports

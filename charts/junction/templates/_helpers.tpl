@@ -148,7 +148,47 @@ authorization {
 {{- end -}}
 
 {{- define "junction.natsSecret" -}}
+{{- if .Values.nats.auth.existingSecret -}}
+{{ .Values.nats.auth.existingSecret }}
+{{- else -}}
 {{ include "junction.fullname" . }}-nats-auth
+{{- end -}}
+{{- end -}}
+
+{{/* Every NATS user's password, as JSON: the one set in values, else (a local cluster only)
+one derived from nats.auth.devPasswordSeed, which is stable across renders. */}}
+{{- define "junction.natsPasswords" -}}
+{{- $passwords := dict -}}
+{{- $seed := .Values.nats.auth.devPasswordSeed -}}
+{{- range $user := include "junction.natsUsers" . | fromJsonArray -}}
+{{- $given := index $.Values.nats.auth.passwords $user | default "" -}}
+{{- if eq $given "CHANGE-ME" -}}
+{{- fail (printf "nats.auth.passwords.%s is still the placeholder CHANGE-ME: set a real password, or nats.auth.existingSecret" $user) -}}
+{{- end -}}
+{{- if and $given (not (regexMatch "^[A-Za-z0-9]{16,}$" $given)) -}}
+{{- fail (printf "nats.auth.passwords.%s: use at least 16 letters and digits" $user) -}}
+{{- end -}}
+{{- if $given -}}
+{{- $_ := set $passwords $user $given -}}
+{{- else if $seed -}}
+{{- $_ := set $passwords $user (printf "%s/%s/%s" $seed $.Release.Name $user | sha256sum | trunc 32) -}}
+{{- else -}}
+{{- fail (printf "nats.auth.passwords.%s is not set: set every password, or nats.auth.existingSecret (production), or nats.auth.devPasswordSeed (a local cluster)" $user) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $passwords -}}
+{{- end -}}
+
+{{/* A pod annotation that changes when the NATS passwords do, so pods restart with them. An
+existing Secret is not read at render time: bump nats.auth.rotation after changing it. */}}
+{{- define "junction.natsAuthChecksum" -}}
+{{- if and .Values.nats.enabled .Values.nats.auth.enabled -}}
+{{- $source := printf "existing:%s" .Values.nats.auth.existingSecret -}}
+{{- if not .Values.nats.auth.existingSecret -}}
+{{- $source = include "junction.natsPasswords" . -}}
+{{- end -}}
+checksum/nats-auth: {{ printf "%s|%v" $source .Values.nats.auth.rotation | sha256sum | trunc 16 | quote }}
+{{- end -}}
 {{- end -}}
 
 {{- define "junction.natsPasswordEnv" -}}
