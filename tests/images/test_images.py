@@ -14,17 +14,25 @@ import pytest
 
 from junction_devtools import images as img
 from junction_devtools.platform import SERVICES, Platform, container_argv, free_ports
+from tests.packaging.tilt import run_tiltfile
 
 pytestmark = pytest.mark.images
 
 
 @pytest.fixture(scope="module")
-def built() -> dict[str, str]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    tmp_path = tmp_path_factory.mktemp("contexts")
     if os.environ.get("JUNCTION_IMAGE_TESTS") != "1":
         pytest.skip("image tests need root and Docker; set JUNCTION_IMAGE_TESTS=1 (.ci/run does)")
     img.ensure_docker()
     base = img.ensure_base()
-    return {name: img.build(name, base) for name in (*SERVICES, "e2e")}
+    # Each from exactly what Tilt sends for it (the Tiltfile's only=), not the whole repository.
+    tilt = run_tiltfile()
+    built = {}
+    for name in (*SERVICES, "e2e"):
+        context = img.only_context(tilt.builds[f"junction/{name}"]["only"], tmp_path / name)
+        built[name] = img.build(name, base, context=context)
+    return built
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import yaml
 
 from junction_devtools.platform import SERVICES
 from tests.packaging.chart import CHART, PROFILES, ROOT, run_helm
-from tests.packaging.test_tiltfile import Tilt, run_tiltfile
+from tests.packaging.tilt import Tilt, run_tiltfile
 
 pytestmark = pytest.mark.integration
 

@@ -110,10 +110,18 @@ def ensure_base(tag: str = BASE_TAG) -> str:
     return tag
 
 
-def build(service: str, base: str = BASE_TAG) -> str:
-    """Build one image from the repository root; its tag."""
-    tag = f"junction/{service}:{TAG}"
+def build(
+    service: str,
+    base: str = BASE_TAG,
+    *,
+    context: Path = ROOT,
+    build_args: dict[str, str] | None = None,
+    tag: str | None = None,
+) -> str:
+    """Build one image (from the repository root unless given another context); its tag."""
+    tag = tag or f"junction/{service}:{TAG}"
     dockerfile = "tests/e2e/Dockerfile" if service == "e2e" else f"services/{service}/Dockerfile"
+    args = [f"BASE_IMAGE={base}", *(f"{k}={v}" for k, v in (build_args or {}).items())]
     run(
         "docker",
         "build",
@@ -121,15 +129,31 @@ def build(service: str, base: str = BASE_TAG) -> str:
         "host",
         "-q",
         "-f",
-        dockerfile,
-        "--build-arg",
-        f"BASE_IMAGE={base}",
+        str(context / dockerfile),
+        *(a for arg in args for a in ("--build-arg", arg)),
         "-t",
         tag,
-        str(ROOT),
+        str(context),
         stdout=subprocess.DEVNULL,
     )
     return tag
+
+
+# What Tilt leaves out of a build context besides what `only=` leaves out (.dockerignore).
+_NEVER_SENT = shutil.ignore_patterns(".venv", "__pycache__", "*.pyc", ".pytest_cache")
+
+
+def only_context(only: list[str], into: Path) -> Path:
+    """A build context holding exactly the given repository paths, as Tilt's `only=` sends."""
+    for entry in only:
+        source = ROOT / entry
+        target = into / entry
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=_NEVER_SENT)
+        else:
+            shutil.copy2(source, target)
+    return into
 
 
 def size_mb(tag: str) -> float:
