@@ -27,6 +27,8 @@ PROFILES = {
         str(CHART / "values-production.yaml"),
         "--set",
         "e2e.enabled=true",
+        "--set",
+        "mailpit.smtp.host=smtp.example.org",
         *PRODUCTION_PASSWORDS,
     ],
 }

@@ -207,3 +207,53 @@ checksum/nats-auth: {{ printf "%s|%v" $source .Values.nats.auth.rotation | sha25
   value: {{ include "junction.natsUrl" . }}
 {{- end }}
 {{- end -}}
+
+{{/* What users of other charts expect on every pod: pull secrets and placement. */}}
+{{- define "junction.podPlacement" -}}
+{{- with .Values.pod.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.pod.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.pod.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.pod.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* Spread a workload's pods over nodes (and zones, where the nodes say). `hard` refuses to
+schedule two on one node: NATS, whose quorum two pods on one node would lose together. */}}
+{{- define "junction.topologySpread" -}}
+{{- if .root.Values.topologySpread.enabled }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: {{ ternary "DoNotSchedule" "ScheduleAnyway" (default false .hard) }}
+    labelSelector:
+      matchLabels:
+        {{- include "junction.selectorLabels" . | nindent 8 }}
+  - maxSkew: 1
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "junction.selectorLabels" . | nindent 8 }}
+{{- end }}
+{{- end -}}
+
+{{/* Values that the schema cannot relate to each other. */}}
+{{- define "junction.checkValues" -}}
+{{- if and .Values.nats.enabled (gt (int .Values.nats.jetstreamReplicas) (int .Values.nats.replicas)) -}}
+{{- fail (printf "nats.jetstreamReplicas (%v) cannot exceed nats.replicas (%v): JetStream would refuse to create the streams" .Values.nats.jetstreamReplicas .Values.nats.replicas) -}}
+{{- end -}}
+{{- if and .Values.ingress.enabled (not .Values.ingress.host) -}}
+{{- fail "ingress.host is required when ingress.enabled=true" -}}
+{{- end -}}
+{{- end -}}
