@@ -195,3 +195,34 @@ def test_status_local_without_a_platform_is_a_clear_error(tmp_path: Path) -> Non
     result = runner.invoke(app, ["status", "--local"], env={"JUNCTION_STATE_DIR": str(tmp_path)})
     assert result.exit_code == 2
     assert "unreachable" in result.output
+
+
+def test_trace_keeps_names_whole_in_a_narrow_pipe_and_speaks_json(platform: Platform) -> None:
+    order_id = checkout(platform)
+    wait_for(lambda: "email_sent:receipt" in timeline(platform, order_id))
+    time.sleep(1.0)  # the last spans' export batch
+    env = {"JUNCTION_STATE_DIR": str(platform.state_dir), "COLUMNS": "80"}
+    narrow = runner.invoke(app, ["trace", order_id, "--local"], env=env)
+    assert narrow.exit_code == 0, narrow.output
+    lines = [line for line in narrow.output.splitlines() if "notifications" in line]
+    assert lines, narrow.output
+    assert "notificati…" not in narrow.output
+    assert "async" in narrow.output and "consumer" in narrow.output
+    as_json = runner.invoke(app, ["trace", order_id, "--local", "--json"], env=env)
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.output)
+    assert document["services"] == sorted(
+        ["inventory", "notifications", "orders", "payments", "storefront"]
+    )
+    assert {s["path"] for s in document["spans"]} >= {"sync", "async"}
+    assert document["spans"][0]["depth"] == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["trace", "x"], ["e2e"], ["dlq", "list"], ["dlq", "show", "1"], ["dlq", "replay"]],
+)
+def test_every_subcommand_accepts_local(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--local" in result.output

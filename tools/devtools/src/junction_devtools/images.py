@@ -150,7 +150,7 @@ def only_context(only: list[str], into: Path) -> Path:
         target = into / entry
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, ignore=_NEVER_SENT)
+            shutil.copytree(source, target, ignore=_NEVER_SENT, dirs_exist_ok=True)
         else:
             shutil.copy2(source, target)
     return into

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.error
@@ -154,6 +155,25 @@ def status(
     print_streams(jetstream.streams_from_jsz(jsz))
 
 
+def run_e2e_locally(timeout: int) -> int:
+    """The e2e suite from this checkout against `make run`, as the Job runs it in a cluster."""
+    suite = Path("tests/e2e")
+    if not suite.is_dir():
+        raise CtlError("e2e --local runs from the repository root (tests/e2e not found here)")
+    urls = local_urls()
+    env = dict(os.environ)
+    for name in ("storefront", "orders", "inventory", "payments", "notifications"):
+        env[f"JUNCTION_{name.upper()}_URL"] = urls[name]
+    env["JUNCTION_NATS_URL"] = urls.get("nats", "nats://127.0.0.1:4222")
+    for key, variable in (("mail_api", "MAIL_API"), ("trace_query", "TRACE_QUERY")):
+        if key in urls:
+            env[f"JUNCTION_{variable}_URL"] = urls[key]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", str(suite)], env=env, timeout=timeout, check=False
+    )
+    return done.returncode
+
+
 @app.command()
 @reports_errors
 def e2e(
@@ -164,8 +184,12 @@ def e2e(
     image: Annotated[str | None, typer.Option(help="another e2e image to run")] = None,
     keep: Annotated[bool, typer.Option(help="keep the Job when it fails")] = False,
     timeout: Annotated[int, typer.Option(help="seconds to wait for the result")] = 900,
+    local: Local = False,
 ) -> None:
-    """Run the e2e suite as a Job in the cluster, stream its log, exit with its result."""
+    """Run the e2e suite as a Job in the cluster, stream its log, exit with its result
+    (--local: run it here, from the repository, against the platform of `make run`)."""
+    if local:
+        raise typer.Exit(run_e2e_locally(timeout))
     api = cluster.connect(context, kubeconfig)
     cluster.ensure_namespace(api, namespace)
     name = cluster.create_job(
@@ -201,26 +225,43 @@ def e2e(
 @reports_errors
 def trace(
     ident: Annotated[str, typer.Argument(help="a trace id, or an order id")],
+    local: Local = False,
     storefront: Annotated[
-        str, typer.Option(envvar="JUNCTION_STOREFRONT_URL")
-    ] = "http://127.0.0.1:8080",
+        str | None, typer.Option(envvar="JUNCTION_STOREFRONT_URL", help="default: local")
+    ] = None,
     query: Annotated[
-        str,
+        str | None,
         typer.Option(
-            envvar="JUNCTION_TRACE_QUERY_URL", help="Jaeger query (or the local trace store)"
+            envvar="JUNCTION_TRACE_QUERY_URL",
+            help="Jaeger query (or the local trace store); default: local",
         ),
-    ] = "http://127.0.0.1:16686",
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="every span as JSON")] = False,
 ) -> None:
     """Print a checkout's trace as a waterfall: service, span, sync/async, timing."""
+    urls = local_urls()
+    if local:  # the platform of `make run`, whatever the environment says
+        storefront, query = urls["storefront"], urls.get("trace_query")
+    storefront = storefront or urls["storefront"]
+    query = query or urls.get("trace_query", "http://127.0.0.1:16686")
     trace_id = traces.resolve_trace_id(ident, storefront)
-    console.print(traces.waterfall(trace_id, traces.fetch(query, trace_id)))
+    spans = traces.fetch(query, trace_id)
+    if as_json:
+        sys.stdout.write(json.dumps(traces.as_json(trace_id, spans), indent=2) + "\n")
+        return
+    # Never cut a name: where the terminal is narrower than the names need, lines run long
+    # (a terminal wraps them; a pipe keeps them whole for grep).
+    out = console
+    if console.width < traces.needed_room(spans):
+        out = Console(width=traces.needed_room(spans), file=console.file)
+    out.print(traces.waterfall(trace_id, spans, room=out.width))
 
 
 @dlq_app.command("list")
 @reports_errors
-def dlq_list(nats_url: NatsUrl = None) -> None:
+def dlq_list(nats_url: NatsUrl = None, local: Local = False) -> None:
     """Every dead letter: sequence, where it came from, which consumer gave up, and why."""
-    letters = jetstream.run(jetstream.dead_letters(nats_address(nats_url)))
+    letters = jetstream.run(jetstream.dead_letters(nats_address(None if local else nats_url)))
     table = Table(title=f"dead letters ({len(letters)})")
     for col in ("seq", "subject", "consumer", "deliveries", "reason"):
         table.add_column(col)
@@ -231,11 +272,10 @@ def dlq_list(nats_url: NatsUrl = None) -> None:
 
 @dlq_app.command("show")
 @reports_errors
-def dlq_show(seq: int, nats_url: NatsUrl = None) -> None:
+def dlq_show(seq: int, nats_url: NatsUrl = None, local: Local = False) -> None:
     """One dead letter in full: headers and body."""
-    found = [
-        d for d in jetstream.run(jetstream.dead_letters(nats_address(nats_url))) if d.seq == seq
-    ]
+    url = nats_address(None if local else nats_url)
+    found = [d for d in jetstream.run(jetstream.dead_letters(url)) if d.seq == seq]
     if not found:
         raise CtlError(f"no dead letter with sequence {seq}")
     d = found[0]
@@ -255,9 +295,10 @@ def dlq_replay(
     seqs: Annotated[list[int] | None, typer.Argument(help="sequences to replay")] = None,
     all_: Annotated[bool, typer.Option("--all", help="replay every dead letter")] = False,
     nats_url: NatsUrl = None,
+    local: Local = False,
 ) -> None:
     """Publish dead letters to their original subjects again (after a fix), then drop them."""
-    nats_url = nats_address(nats_url)
+    nats_url = nats_address(None if local else nats_url)
     if all_:
         seqs = [d.seq for d in jetstream.run(jetstream.dead_letters(nats_url))]
     if not seqs:

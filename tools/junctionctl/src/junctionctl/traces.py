@@ -104,31 +104,83 @@ def ordered(spans: list[Span]) -> list[tuple[int, Span]]:
     return out
 
 
-def waterfall(trace_id: str, spans: list[Span], width: int = 40) -> Table:
+def name_widths(spans: list[Span]) -> dict[str, int]:
+    return {
+        "service": max(len(s.service) for s in spans),
+        "span": max(2 * depth + len(s.name) for depth, s in ordered(spans)),
+    }
+
+
+def needed_room(spans: list[Span]) -> int:
+    """Columns the table needs without its timeline bar: names whole, kind (8), path (5),
+    two figures (8 each), with Rich's padding and borders (3 per column)."""
+    names = name_widths(spans)
+    return names["service"] + names["span"] + 8 + 5 + 8 + 8 + 3 * 6 + 1
+
+
+def waterfall(trace_id: str, spans: list[Span], width: int = 40, room: int = 200) -> Table:
+    """The trace as a table; `room` is the terminal's width. Service and span names are never
+    cut (people grep for them): where the room is short the timeline bar goes first."""
     start = min(s.start_ns for s in spans)
     end = max(s.end_ns for s in spans)
     total = max(end - start, 1)
+    rows = ordered(spans)
+    names = name_widths(spans)
+    with_bar = room >= needed_room(spans) + width + 3
     table = Table(
         title=f"trace {trace_id}: {len(spans)} spans, "
         f"{len({s.service for s in spans})} services, {total / 1e6:.1f} ms"
     )
-    for column in ("service", "span", "kind", "path", "start ms", "ms", "timeline"):
-        table.add_column(column, justify="right" if "ms" in column else "left")
-    for depth, s in ordered(spans):
-        kind, path = KINDS.get(s.kind, ("?", ""))
-        left = int((s.start_ns - start) / total * width)
-        length = max(1, int((s.end_ns - s.start_ns) / total * width))
-        bar = Text(
-            " " * left + "█" * min(length, width - left),
-            style="cyan" if path == "sync" else "magenta" if path == "async" else "",
+    for column in ("service", "span", "kind", "path", "start ms", "ms"):
+        table.add_column(
+            column,
+            justify="right" if "ms" in column else "left",
+            no_wrap=True,
+            min_width=names.get(column),
         )
-        table.add_row(
+    if with_bar:
+        table.add_column("timeline", no_wrap=True)
+    for depth, s in rows:
+        kind, path = KINDS.get(s.kind, ("?", ""))
+        cells: list[str | Text] = [
             s.service,
             "  " * depth + s.name,
             kind,
             path,
             f"{(s.start_ns - start) / 1e6:.1f}",
             f"{(s.end_ns - s.start_ns) / 1e6:.1f}",
-            bar,
-        )
+        ]
+        if with_bar:
+            left = int((s.start_ns - start) / total * width)
+            length = max(1, int((s.end_ns - s.start_ns) / total * width))
+            cells.append(
+                Text(
+                    " " * left + "█" * min(length, width - left),
+                    style="cyan" if path == "sync" else "magenta" if path == "async" else "",
+                )
+            )
+        table.add_row(*cells)
     return table
+
+
+def as_json(trace_id: str, spans: list[Span]) -> dict[str, object]:
+    """The trace for scripts: every span in waterfall order, times relative to its start."""
+    start = min(s.start_ns for s in spans)
+    return {
+        "trace_id": trace_id,
+        "services": sorted({s.service for s in spans}),
+        "spans": [
+            {
+                "service": s.service,
+                "name": s.name,
+                "kind": KINDS.get(s.kind, ("?", ""))[0],
+                "path": KINDS.get(s.kind, ("?", ""))[1] or None,
+                "span_id": s.span_id,
+                "parent_id": s.parent_id,
+                "depth": depth,
+                "start_ms": round((s.start_ns - start) / 1e6, 3),
+                "duration_ms": round((s.end_ns - s.start_ns) / 1e6, 3),
+            }
+            for depth, s in ordered(spans)
+        ],
+    }
