@@ -8,7 +8,9 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 .PHONY: help setup run test test-unit test-integration test-e2e lint format clean bench images \
-	cluster up down chart-check chaos
+	push cluster up down chart-check chaos
+
+REGISTRY ?= localhost:5005
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -63,6 +65,9 @@ chart-check: setup ## helm lint, render both profiles, validate schemas and poli
 
 images: setup ## build every image (Debian's Docker, a debootstrapped base; needs root)
 	@$(UV) run --locked --quiet python -m junction_devtools.images build storefront orders inventory payments notifications e2e
+
+push: setup ## push the built images to $(REGISTRY) (default localhost:5005, the kind registry)
+	@$(UV) run --locked --quiet python -m junction_devtools.images push --registry $(REGISTRY) storefront orders inventory payments notifications e2e
 
 chaos: setup ## the full chaos run: 1000 checkouts under faults, single node and 3-node NATS
 	@$(UV) run --locked --quiet python -m tests.chaos.run --checkouts 1000 --rate 20

@@ -2,6 +2,7 @@
 cannot be pulled here), the service images built on it, and their sizes.
 
     python -m junction_devtools.images build [SERVICE ...]   # base if missing, then images
+    python -m junction_devtools.images push --registry localhost:5005 [SERVICE ...]
     python -m junction_devtools.images sizes
 """
 
@@ -156,6 +157,17 @@ def only_context(only: list[str], into: Path) -> Path:
     return into
 
 
+def push(service: str, registry: str, tag: str = TAG) -> str:
+    """Tag a built image for a registry and push it there; the pushed reference."""
+    local = f"junction/{service}:{tag}"
+    if not image_exists(local):
+        raise SystemExit(f"{local} is not built: run `make images` first")
+    remote = f"{registry.rstrip('/')}/junction/{service}:{tag}"
+    run("docker", "tag", local, remote)
+    run("docker", "push", "-q", remote, stdout=subprocess.DEVNULL)
+    return remote
+
+
 def size_mb(tag: str) -> float:
     out = run("docker", "image", "inspect", tag, "--format", "{{.Size}}", capture_output=True)
     return int(out.stdout.strip()) / 1e6
@@ -165,7 +177,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("action", choices=["build", "sizes"])
+    parser.add_argument("action", choices=["build", "push", "sizes"])
+    parser.add_argument("--registry", help="push: where to (e.g. localhost:5005, ctlptl's)")
     parser.add_argument("services", nargs="*", default=list(SERVICES))
     args = parser.parse_args()
     ensure_docker()
@@ -175,6 +188,11 @@ def main() -> None:
             started = time.monotonic()
             tag = build(service, base)
             print(f"{tag:<32} {size_mb(tag):7.1f} MB  built in {time.monotonic() - started:.0f}s")
+    elif args.action == "push":
+        if not args.registry:
+            parser.error("push needs --registry (e.g. --registry localhost:5005)")
+        for service in args.services:
+            print(f"pushed {push(service, args.registry)}")
     else:
         for service in args.services:
             tag = f"junction/{service}:{TAG}"
