@@ -21,7 +21,7 @@ PRODUCTION_PASSWORDS = [
     for arg in ("--set", f"nats.auth.passwords.{user}={user}0123456789abcdef")
 ]
 PROFILES = {
-    "kind": ["--set", "e2e.enabled=true"],
+    "kind": ["--set", "e2e.enabled=true", "--set", "loadgen.enabled=true"],
     "production": [
         "-f",
         str(CHART / "values-production.yaml"),
