@@ -17,7 +17,7 @@ def load(name: str) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("name", ["jaeger.yaml", "otel-collector.yaml"])
+@pytest.mark.parametrize("name", ["jaeger.yaml", "jaeger-badger.yaml", "otel-collector.yaml"])
 def test_pipelines_reference_defined_components(name: str) -> None:
     doc = load(name)
     for pipeline in doc["service"]["pipelines"].values():
@@ -39,3 +39,18 @@ def test_collector_limits_memory_first_and_adds_kubernetes_attributes() -> None:
     processors = load("otel-collector.yaml")["service"]["pipelines"]["traces"]["processors"]
     assert processors[0] == "memory_limiter"
     assert "k8sattributes" in processors
+
+
+@pytest.mark.parametrize("name", ["jaeger.yaml", "jaeger-badger.yaml"])
+def test_jaeger_queries_and_exports_to_the_backend_it_declares(name: str) -> None:
+    doc = load(name)
+    backends = set(doc["extensions"]["jaeger_storage"]["backends"])
+    assert doc["extensions"]["jaeger_query"]["storage"]["traces"] in backends
+    assert doc["exporters"]["jaeger_storage_exporter"]["trace_storage"] in backends
+
+
+def test_jaeger_on_badger_keeps_its_traces_on_the_volume() -> None:
+    badger = load("jaeger-badger.yaml")["extensions"]["jaeger_storage"]["backends"]
+    config = badger["badger_store"]["badger"]
+    assert config["ephemeral"] is False
+    assert all(d.startswith("/badger/") for d in config["directories"].values())

@@ -217,10 +217,9 @@ def test_every_service_gets_the_sampling_ratio(ratio: str | None, rendered: str)
         assert env["JUNCTION_TELEMETRY_SAMPLE_RATIO"] == rendered
 
 
-def test_jaeger_config_in_the_chart_is_the_observability_one() -> None:
-    assert (CHART / "files" / "jaeger.yaml").read_text() == (
-        ROOT / "observability" / "jaeger.yaml"
-    ).read_text()
+@pytest.mark.parametrize("name", ["jaeger.yaml", "jaeger-badger.yaml"])
+def test_jaeger_config_in_the_chart_is_the_observability_one(name: str) -> None:
+    assert (CHART / "files" / name).read_text() == (ROOT / "observability" / name).read_text()
 
 
 def total_memory_mib(profile: str) -> float:

@@ -172,3 +172,38 @@ def test_dns_through_a_node_local_cache_and_nats_monitoring_through_the_api_serv
     assert cidrs == ["169.254.20.10/32"]
     monitoring = next(o for o in objects if o["metadata"]["name"] == "junction-nats-monitoring")
     assert monitoring["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8222}]
+
+
+def test_production_keeps_traces_on_a_volume_with_badger() -> None:
+    objects = render("production")
+    claim = next(o for o in objects if o["kind"] == "PersistentVolumeClaim")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    jaeger = next(
+        o for o in objects if o["kind"] == "Deployment" and "jaeger" in o["metadata"]["name"]
+    )
+    assert jaeger["spec"]["strategy"] == {"type": "Recreate"}
+    volumes = jaeger["spec"]["template"]["spec"]["volumes"]
+    assert {
+        "name": "traces",
+        "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]},
+    } in volumes
+    config = next(
+        o for o in objects if o["kind"] == "ConfigMap" and "jaeger" in o["metadata"]["name"]
+    )
+    assert "badger_store" in config["data"]["config.yaml"]
+    assert not [o for o in render("kind") if o["kind"] == "PersistentVolumeClaim"]
+
+
+def deployment_replicas(objects: list[dict[str, Any]]) -> dict[str, int]:
+    return {
+        o["metadata"]["name"]: o["spec"]["replicas"] for o in objects if o["kind"] == "Deployment"
+    }
+
+
+def test_switching_autoscaling_on_does_not_drop_the_replica_count() -> None:
+    manual = deployment_replicas(template("--set", "services.orders.replicas=3"))
+    scaled = deployment_replicas(
+        template("--set", "services.orders.replicas=3", "--set", "autoscaling.enabled=true")
+    )
+    assert scaled["junction-orders"] == 3
+    assert all(scaled[name] >= count for name, count in manual.items())
