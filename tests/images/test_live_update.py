@@ -34,11 +34,17 @@ SERVICE = "orders"
 
 # restart_process's wrapper (tilt-restart-wrapper.go) runs `entr -rz CMD` with the watch
 # file on entr's standard input; entr re-runs CMD each time the file is written.
+# Debian's entr needs libbsd and libmd, which the base lacks: they ride along in /opt/entr
+# (the extension's entr is static). Only entr is started with them on its library path.
+# Debian's entr (5.3) also refuses to start without a terminal unless given -n; the
+# extension's (built from an older commit, restart_process/Dockerfile) runs in pods, which
+# have none, so -n stands for what it does there.
 WRAPPER = """#!/bin/sh
 watch="${1#--watch_file=}"
 shift
-printf '%s\\n' "$watch" | exec /entr -rz "$@"
+printf '%s\\n' "$watch" | LD_LIBRARY_PATH=/opt/entr exec /entr -n -rz "$@"
 """
+ENTR_LIBRARIES = ("libbsd.so.0", "libmd.so.0")
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +104,9 @@ def tilt_image(tilt: Tilt, tmp_path_factory: pytest.TempPathFactory) -> str:
     )
     child = tmp_path_factory.mktemp("restart-child")
     shutil.copy(ensure_entr(), child / "entr")
+    (child / "lib").mkdir()
+    for library in ENTR_LIBRARIES:
+        shutil.copy(Path("/lib/x86_64-linux-gnu") / library, child / "lib" / library)
     (child / "tilt-restart-wrapper").write_text(WRAPPER)
     (child / "tilt-restart-wrapper").chmod(0o755)
     restart_file = build["restart_file"]
@@ -106,6 +115,7 @@ def tilt_image(tilt: Tilt, tmp_path_factory: pytest.TempPathFactory) -> str:
         f'RUN ["touch", "{restart_file}"]\n'
         f'RUN ["chmod", "666", "{restart_file}"]\n'
         "COPY entr /entr\n"
+        "COPY lib/ /opt/entr/\n"
         "COPY tilt-restart-wrapper /tilt-restart-wrapper\n"
     )
     tag = f"junction/{SERVICE}:tilt"
