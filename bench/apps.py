@@ -10,9 +10,10 @@ import os
 import aiohttp
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
 
 from junction.config import ServiceSettings
-from junction.runtime import ServiceRuntime
+from junction.service import ServiceRuntime
 
 
 def raw_downstream() -> FastAPI:
@@ -42,6 +43,10 @@ def raw_front(downstream: str) -> FastAPI:
     return app
 
 
+class Echo(BaseModel):
+    ok: str
+
+
 def junction_app(name: str, port: int, downstream: str | None) -> FastAPI:
     settings = ServiceSettings(service_name=name, port=port, log_level="WARNING")
     runtime = ServiceRuntime(settings)
@@ -58,9 +63,8 @@ def junction_app(name: str, port: int, downstream: str | None) -> FastAPI:
         async def hop() -> dict[str, str]:
             if "c" not in clients:
                 clients["c"] = runtime.client("bench-downstream", downstream)
-            answer = await clients["c"].get("/echo")
-            body: dict[str, str] = answer.body
-            return body
+            answer = await clients["c"].get("/echo", Echo)
+            return answer.model_dump()
 
     return runtime.http_app(router)
 

@@ -36,7 +36,8 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from junction.events import Event
+from junction.contracts.common import OrderLine
+from junction.contracts.events import OrderConfirmed, OrderSummary
 from junction.telemetry import ServerSpans
 from junction_devtools.testing import asgi_scope, no_body
 from notifications.domain import EmailKind, body_text, compose
@@ -142,15 +143,13 @@ HEADERS = {
     "X-Junction-Order-Id": "1234abcd",
     "X-Junction-Email-Kind": "receipt",
 }
-RECEIPT = Event(
-    type="OrderConfirmed",
-    source="orders",
+RECEIPT = OrderConfirmed(
     order_id="1234abcd",
-    data={
-        "customer_email": HEADERS["To"],
-        "items": [{"sku": "JNC-MUG", "quantity": 1, "price_cents": 1200}],
-        "total_cents": 1200,
-    },
+    data=OrderSummary(
+        customer_email=HEADERS["To"],
+        items=[OrderLine(sku="JNC-MUG", quantity=1, price_cents=1200)],
+        total_cents=1200,
+    ),
 )
 
 SENDER, DOMAIN = HEADERS["From"], "junction.local"

@@ -14,8 +14,11 @@ import nats
 from nats.js import api
 
 from junction.config import ServiceSettings
-from junction.events import ORDERS, Event
-from junction.runtime import ServiceRuntime, tune_gc
+from junction.connection import connect, declare_streams
+from junction.contracts.catalogue import ORDERS
+from junction.contracts.common import OrderLine
+from junction.contracts.events import OrderCreated, OrderSummary
+from junction.service import ServiceRuntime, tune_gc
 
 
 async def jetstream_raw(url: str, count: int, inflight: int) -> dict[str, float]:
@@ -26,7 +29,7 @@ async def jetstream_raw(url: str, count: int, inflight: int) -> dict[str, float]
     await js.add_stream(
         api.StreamConfig(name=stream, subjects=[subject], storage=api.StorageType.FILE)
     )
-    payload = Event(type="OrderCreated", source="orders", order_id="x").model_dump_json().encode()
+    payload = order_created("x", {}).model_dump_json().encode()
     started = time.perf_counter()
     for start in range(0, count, inflight):
         await asyncio.gather(
@@ -47,6 +50,13 @@ async def jetstream_raw(url: str, count: int, inflight: int) -> dict[str, float]
     consume_s = time.perf_counter() - started
     await nc.close()
     return {"publish_per_s": count / publish_s, "consume_per_s": count / consume_s}
+
+
+def order_created(order_id: str, trace: dict[str, str]) -> OrderCreated:
+    """An OrderCreated as orders publishes it: one line, its summary."""
+    line = OrderLine(sku="JNC-MUG", quantity=1, price_cents=1200)
+    summary = OrderSummary(customer_email="bench@example.com", total_cents=1200, items=[line])
+    return OrderCreated(order_id=order_id, data=summary, trace=trace)
 
 
 def flush_spans(runtime: ServiceRuntime) -> None:
@@ -72,20 +82,14 @@ async def jetstream_junction(url: str, count: int, inflight: int) -> dict[str, f
         service_name=f"bench-{uuid.uuid4().hex[:8]}", nats_url=url, log_level="WARNING"
     )
     runtime = ServiceRuntime(settings, owns=[ORDERS])
-    await runtime.broker.connect()
-    from junction.messaging import declare_streams
-
-    js = runtime.broker.config.connection_state.stream
+    js = (await connect(runtime.broker, 10)).jetstream()
     await declare_streams(js, [ORDERS], replicas=1, duplicate_window=120)
     # The stream outlives this process: without a purge, this run's consumer (a new durable,
     # deliver policy all) would first work through the messages of the variants run before,
     # and export their spans while this run's messages are timed.
     await js.purge_stream(ORDERS.name)
     order_id = uuid.uuid4().hex
-    events = [
-        Event(type="OrderCreated", source="orders", order_id=order_id, trace=carrier(settings))
-        for _ in range(count)
-    ]
+    events = [order_created(order_id, carrier(settings)) for _ in range(count)]
     tune_gc(settings.gc_young_threshold)  # as `runtime.start` does before a service serves
     started = time.perf_counter()
     for start in range(0, count, inflight):
@@ -99,7 +103,7 @@ async def jetstream_junction(url: str, count: int, inflight: int) -> dict[str, f
     handled = 0
     first = 0.0
 
-    async def handler(event: Event) -> None:
+    async def handler(event: OrderCreated) -> None:
         nonlocal handled, first
         if event.order_id == order_id:
             handled += 1
@@ -108,7 +112,7 @@ async def jetstream_junction(url: str, count: int, inflight: int) -> dict[str, f
             if handled == count:
                 done.set()
 
-    runtime.subscribe("orders", "OrderCreated", handler)
+    runtime.subscribe(OrderCreated, handler)
     await runtime.start()
     await asyncio.wait_for(done.wait(), timeout=120)
     # From the first message handled to the last, then the export of their spans: start-up

@@ -1,5 +1,5 @@
 """A bounded chaos run on real processes: N checkouts at a steady rate while faults are
-injected, then the invariants of DESIGN.md checked through the public API, the SMTP sink
+injected, then the invariants of docs/architecture.md checked through the public API, the SMTP sink
 and JetStream itself. `make chaos` runs it at N = 1000; `make test` at N = 200."""
 
 from __future__ import annotations

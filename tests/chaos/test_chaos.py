@@ -1,5 +1,5 @@
 """The short chaos run of `make test` (the full one is `make chaos`): every fault of the
-reliability issue, on real processes, then every invariant of DESIGN.md."""
+reliability issue, on real processes, then every invariant of docs/architecture.md."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 
 from junction_devtools.platform import SERVICES
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -48,7 +48,7 @@ class ServiceSettings(BaseSettings):
 
     # Once a service is up: the start-up heap frozen out of later garbage collections, and
     # a young collection every this many allocations instead of CPython's 700 (see
-    # junction.runtime.tune_gc). 0 leaves the collector as CPython sets it.
+    # junction.service.tune_gc). 0 leaves the collector as CPython sets it.
     gc_young_threshold: int = Field(default=10_000, ge=0)
 
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)

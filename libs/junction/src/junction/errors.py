@@ -1,6 +1,9 @@
-"""Errors the shared library raises, and how HTTP answers them."""
+"""Junction's errors: failures of the platform itself, and domain errors, with which a use
+case refuses a request (`junction.web.errors` maps each to its status code and body)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class JunctionError(Exception):
@@ -39,3 +42,41 @@ class Defer(JunctionError):
     def __init__(self, delay: float) -> None:
         super().__init__(f"deferred for {delay:.3f}s")
         self.delay = delay
+
+
+class DomainError(JunctionError):
+    """A use case refusing a request. `code` names the refusal for programs, `message` says
+    it for people, and `details` (the SKUs that are short, the field that is wrong) go
+    into the error body between the two."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class Invalid(DomainError):
+    status = 422
+    code = "invalid_request"
+
+
+class Refused(DomainError):
+    """Another service's refusal, passed on to the caller as it was given."""
+
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.status = status
+        self.code = code

@@ -136,11 +136,10 @@ class ServerSpans:
     """Pure ASGI middleware: one SERVER span per HTTP request, `<method> <route>`, continuing
     the caller's trace from its W3C headers.
 
-    Junction's own rather than FastAPI's native telemetry (0.165) or the OpenTelemetry ASGI
-    instrumentation. `python -m bench.micro` calls a one-route app in-process (30 us a
-    request without tracing): FastAPI's native telemetry added 27 us to a request whose
-    trace is not sampled and 61 us to one that is; this middleware adds 7 and 32. An
-    unsampled request costs a header scan and a context switch, a sampled one its span.
+    Junction's own rather than FastAPI's native telemetry or the OpenTelemetry ASGI
+    instrumentation, which cost several times as much per request (measured in
+    docs/decisions/0002-server-spans.md). An unsampled request costs a header scan and a
+    context switch, a sampled one its span.
     """
 
     def __init__(self, app: ASGIApp, *, tracer: trace.Tracer, exclude: frozenset[str]) -> None:

@@ -1,4 +1,5 @@
-"""The service-to-service client against a real HTTP server."""
+"""The service-to-service client against a real HTTP server: typed answers, typed
+refusals, retries, timeouts and the breaker."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -7,9 +8,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 from purgatory import AsyncCircuitBreakerFactory
+from pydantic import BaseModel
 
+from junction.client import ClientPolicy, ServiceClient, ServiceError
 from junction.errors import DependencyUnavailable
-from junction.http import ClientPolicy, ServiceClient
 from junction_devtools.platform import free_ports
 
 pytestmark = pytest.mark.integration
@@ -20,14 +22,29 @@ class Downstream:
         self.calls = 0
         self.fail_first = 0
         self.delay = 0.0
+        self.refuse: tuple[int, dict[str, object]] | None = None
+        self.bodies: list[bytes] = []
 
     async def handle(self, request: web.Request) -> web.Response:
         self.calls += 1
+        self.bodies.append(await request.read())
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.calls <= self.fail_first:
             return web.json_response({"error": "busy"}, status=503)
+        if self.refuse is not None:
+            return web.json_response(self.refuse[1], status=self.refuse[0])
         return web.json_response({"ok": True, "calls": self.calls})
+
+
+class Thing(BaseModel):
+    ok: bool
+    calls: int
+
+
+class Ask(BaseModel):
+    sku: str
+    quantity: int | None = None
 
 
 @pytest.fixture
@@ -66,8 +83,9 @@ async def test_idempotent_calls_are_retried_on_503(
 ) -> None:
     state, base = downstream
     state.fail_first = 2
-    answer = await client(base, session).post("/thing", {}, idempotent=True)
-    assert answer.status == 200 and state.calls == 3
+    answer = await client(base, session).post("/thing", Ask(sku="A"), Thing, idempotent=True)
+    assert answer == Thing(ok=True, calls=3)
+    assert state.bodies[-1] == b'{"sku":"A"}'  # unset optional fields are not sent
 
 
 async def test_non_idempotent_calls_are_not_retried(
@@ -76,7 +94,7 @@ async def test_non_idempotent_calls_are_not_retried(
     state, base = downstream
     state.fail_first = 1
     with pytest.raises(DependencyUnavailable):
-        await client(base, session).post("/thing", {}, idempotent=False)
+        await client(base, session).post("/thing", Ask(sku="A"), Thing, idempotent=False)
     assert state.calls == 1
 
 
@@ -86,7 +104,7 @@ async def test_a_slow_downstream_times_out(
     state, base = downstream
     state.delay = 1.0
     with pytest.raises(DependencyUnavailable, match=r"Timeout"):
-        await client(base, session, timeout=0.1).get("/thing")
+        await client(base, session, timeout=0.1).get("/thing", Thing)
 
 
 async def test_the_breaker_opens_and_stops_calling(
@@ -97,14 +115,38 @@ async def test_the_breaker_opens_and_stops_calling(
     c = client(base, session, threshold=2)
     for _ in range(3):
         with pytest.raises(DependencyUnavailable):
-            await c.post("/thing", {}, idempotent=False)
+            await c.post("/thing", Ask(sku="A"), Thing, idempotent=False)
     calls = state.calls
     with pytest.raises(DependencyUnavailable, match="circuit breaker open"):
-        await c.post("/thing", {}, idempotent=False)
+        await c.post("/thing", Ask(sku="A"), Thing, idempotent=False)
     assert state.calls == calls
 
 
 async def test_an_unreachable_service_is_unavailable(session: aiohttp.ClientSession) -> None:
     port = free_ports(["closed"])["closed"]
     with pytest.raises(DependencyUnavailable, match="thing is unavailable"):
-        await client(f"http://127.0.0.1:{port}", session).get("/thing")
+        await client(f"http://127.0.0.1:{port}", session).get("/thing", Thing)
+
+
+async def test_a_refusal_is_a_typed_error_with_the_callees_body(
+    downstream: tuple[Downstream, str], session: aiohttp.ClientSession
+) -> None:
+    state, base = downstream
+    state.refuse = (409, {"error": "out_of_stock", "skus": ["A"], "message": "short: A"})
+    with pytest.raises(ServiceError) as raised:
+        await client(base, session).post("/thing", Ask(sku="A"), Thing, idempotent=True)
+    assert state.calls == 1  # a refusal is an answer: not retried
+    refusal = raised.value.refusal()
+    assert (refusal.status, refusal.code, refusal.details) == (409, "out_of_stock", {"skus": ["A"]})
+
+
+async def test_an_answer_that_breaks_the_contract_is_a_dependency_failure(
+    downstream: tuple[Downstream, str], session: aiohttp.ClientSession
+) -> None:
+    _, base = downstream
+
+    class Other(BaseModel):
+        missing: str
+
+    with pytest.raises(DependencyUnavailable, match="unexpected answer"):
+        await client(base, session).get("/thing", Other)

@@ -2,16 +2,20 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from nats.aio.client import Client
 
 from junction.config import ServiceSettings
-from junction.events import ORDERS, Event
-from junction.messaging import DLQ_REASON, DLQ_SUBJECT, EventHandler
-from junction.runtime import ServiceRuntime
+from junction.contracts.catalogue import ORDERS
+from junction.contracts.events import OrderCreated
+from junction.messaging.dead_letters import DLQ_REASON, DLQ_SUBJECT
+from junction.service import ServiceRuntime
+from junction_devtools.samples import order_created
 from junction_devtools.testing import NatsServer
+
+EventHandler = Callable[[OrderCreated], Awaitable[None]]
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +43,7 @@ async def runtime_factory(
             log_json=False,
         )
         rt = ServiceRuntime(settings, owns=[ORDERS])
-        rt.subscribe("orders", "OrderCreated", handler)
+        rt.subscribe(OrderCreated, handler)
         started.append(rt)
         return rt
 
@@ -70,9 +74,9 @@ async def test_poison_is_dead_lettered_and_the_consumer_keeps_working(
     runtime_factory: Callable[[EventHandler], ServiceRuntime], nc: Client
 ) -> None:
     order_id = uuid.uuid4().hex
-    seen: list[Event] = []
+    seen: list[OrderCreated] = []
 
-    async def handler(event: Event) -> None:
+    async def handler(event: OrderCreated) -> None:
         if event.order_id == order_id:
             seen.append(event)
 
@@ -80,7 +84,7 @@ async def test_poison_is_dead_lettered_and_the_consumer_keeps_working(
     await rt.start()
     js = nc.jetstream()
     await js.publish("orders.OrderCreated", f"not json {order_id}".encode())
-    await rt.publisher.publish(Event(type="OrderCreated", source="orders", order_id=order_id))
+    await rt.publisher.publish(order_created(order_id))
     await eventually(lambda: len(seen) == 1)
     await asyncio.sleep(0.2)
     dead = await dlq_messages(nc, order_id.encode())
@@ -96,7 +100,7 @@ async def test_transient_failures_are_redelivered_until_they_succeed(
     attempts = 0
     done = asyncio.Event()
 
-    async def handler(event: Event) -> None:
+    async def handler(event: OrderCreated) -> None:
         nonlocal attempts
         if event.order_id != order_id:
             return
@@ -107,7 +111,7 @@ async def test_transient_failures_are_redelivered_until_they_succeed(
 
     rt = runtime_factory(handler)
     await rt.start()
-    await rt.publisher.publish(Event(type="OrderCreated", source="orders", order_id=order_id))
+    await rt.publisher.publish(order_created(order_id))
     await asyncio.wait_for(done.wait(), 10)
     assert attempts == 3
 
@@ -118,7 +122,7 @@ async def test_a_message_failing_every_delivery_ends_in_the_dead_letter_stream(
     order_id = uuid.uuid4().hex
     attempts = 0
 
-    async def handler(event: Event) -> None:
+    async def handler(event: OrderCreated) -> None:
         nonlocal attempts
         if event.order_id == order_id:
             attempts += 1
@@ -126,7 +130,7 @@ async def test_a_message_failing_every_delivery_ends_in_the_dead_letter_stream(
 
     rt = runtime_factory(handler)
     await rt.start()
-    await rt.publisher.publish(Event(type="OrderCreated", source="orders", order_id=order_id))
+    await rt.publisher.publish(order_created(order_id))
     await eventually(lambda: attempts >= 3)
     await asyncio.sleep(0.3)
     dead = await dlq_messages(nc, order_id.encode())
@@ -138,12 +142,12 @@ async def test_a_message_failing_every_delivery_ends_in_the_dead_letter_stream(
 async def test_the_same_event_id_is_stored_once(
     runtime_factory: Callable[[EventHandler], ServiceRuntime], nc: Client
 ) -> None:
-    async def ignore(event: Event) -> None:
+    async def ignore(event: OrderCreated) -> None:
         return None
 
     rt = runtime_factory(ignore)
     await rt.start()
-    event = Event(type="OrderCreated", source="orders", order_id=uuid.uuid4().hex)
+    event = order_created(uuid.uuid4().hex)
     js = nc.jetstream()
     before = (await js.stream_info("ORDERS")).state.messages
     for _ in range(3):

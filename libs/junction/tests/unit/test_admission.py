@@ -1,14 +1,13 @@
 """Admission control: beyond the limit a request is answered 503 at once, not queued."""
 
 import asyncio
-from types import SimpleNamespace
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter
 
-from junction.config import ServiceSettings
 from junction.errors import Overloaded
-from junction.web import InflightLimit, install_http_basics
+from junction.web.app import AlwaysReady, build_app
+from junction.web.middleware import InflightLimit
 from junction_devtools.testing import asgi_call as call
 
 pytestmark = pytest.mark.unit
@@ -28,17 +27,16 @@ def test_the_limit_counts_requests_in_flight_and_frees_on_failure() -> None:
 async def test_a_request_beyond_the_limit_gets_503_with_retry_after() -> None:
     entered, release = asyncio.Event(), asyncio.Event()
     limit = InflightLimit("checkouts", 1)
-    runtime = SimpleNamespace(settings=ServiceSettings(), is_ready=lambda: True)
-    app = FastAPI()
-    install_http_basics(app, runtime)  # type: ignore[arg-type]
+    router = APIRouter()
 
-    @app.post("/work")
+    @router.post("/work")
     async def work() -> dict[str, str]:
         with limit:
             entered.set()
             await release.wait()
         return {"done": "yes"}
 
+    app = build_app([router], title="t", version="0", readiness=AlwaysReady(), max_body_bytes=1024)
     first = asyncio.create_task(call(app, "POST", "/work"))
     await entered.wait()
     refused = await call(app, "POST", "/work")

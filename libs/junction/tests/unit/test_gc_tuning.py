@@ -1,4 +1,4 @@
-"""A service tunes CPython's garbage collector once it is up (junction.runtime.tune_gc)."""
+"""A service tunes CPython's garbage collector once it is up (junction.service.tune_gc)."""
 
 import gc
 from collections.abc import Iterator
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from junction.config import ServiceSettings
-from junction.runtime import tune_gc
+from junction.service import tune_gc
 
 pytestmark = pytest.mark.unit
 

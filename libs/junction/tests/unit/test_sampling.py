@@ -9,9 +9,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from junction.events import Event
-from junction.messaging import EventConsumer, JetStreamPublisher
+from junction.config import ServiceSettings
+from junction.contracts.events import StockCommitted
+from junction.messaging.consumer import durable_consumer
+from junction.messaging.publisher import JetStreamPublisher
 from junction_devtools.fakes import FakeMsg, RecordingDeadLetters
+from junction_devtools.samples import order_confirmed, stock_committed
 
 pytestmark = pytest.mark.unit
 
@@ -22,8 +25,17 @@ class RecordingBroker:
     def __init__(self) -> None:
         self.headers: list[dict[str, str]] = []
 
-    async def publish(self, body: bytes, subject: str, **kwargs: Any) -> None:
-        self.headers.append(kwargs["headers"])
+    async def publish(
+        self,
+        message: Any,
+        subject: str,
+        *,
+        headers: dict[str, str] | None = None,
+        correlation_id: str | None = None,
+        stream: str | None = None,
+    ) -> None:
+        assert headers is not None
+        self.headers.append(headers)
 
 
 @pytest.mark.parametrize(("flags", "spans"), [("00", 0), ("01", 2)])
@@ -33,26 +45,21 @@ async def test_a_message_passes_its_sampling_decision_on(flags: str, spans: int)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("test")
     broker = RecordingBroker()
-    publisher = JetStreamPublisher(broker, tracer)  # type: ignore[arg-type]
+    publisher = JetStreamPublisher(broker, tracer)
 
-    async def handler(event: Event) -> None:  # what the handler's write queues
-        follow_up = Event(type="OrderConfirmed", source="orders", order_id=event.order_id)
+    async def handler(event: StockCommitted) -> None:  # what the handler's write queues
+        follow_up = order_confirmed(event.order_id)
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         await publisher.publish(follow_up.model_copy(update={"trace": carrier}))
 
-    consumer = EventConsumer(
-        event_type="StockCommitted",
-        durable="orders-StockCommitted",
-        handler=handler,
-        dead_letters=RecordingDeadLetters(),  # type: ignore[arg-type]
-        max_deliver=3,
-        backoff_seconds=0.1,
-        tracer=tracer,
+    settings = ServiceSettings(service_name="orders")
+    consumer = durable_consumer(
+        settings, StockCommitted, handler, RecordingDeadLetters(), tracer=tracer
     )
-    msg = FakeMsg(Event(type="StockCommitted", source="inventory", order_id="o1"))
+    msg = FakeMsg(stock_committed("o1"))
     msg.headers = {"traceparent": f"00-{TRACE}-b7ad6b7169203331-{flags}"}
-    await consumer.handle(msg)  # type: ignore[arg-type]
+    await consumer.handle(msg)
 
     assert msg.settled == ["ack"]
     assert len(exporter.get_finished_spans()) == spans  # process + publish, or nothing

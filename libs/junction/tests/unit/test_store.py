@@ -3,11 +3,12 @@ import asyncio
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
+from junction.contracts.events import EventEnvelope
 from junction.errors import ConcurrencyConflict
-from junction.events import Event
-from junction.outbox import OutboxRelay
-from junction.store import PROCESSED_IDS_KEPT, Aggregate, AggregateStore
+from junction.store.aggregates import PROCESSED_IDS_KEPT, Aggregate, AggregateStore
+from junction.store.outbox import OutboxRelay
 from junction_devtools.fakes import FakeKV, RecordingPublisher
+from junction_devtools.samples import order_created
 
 pytestmark = pytest.mark.unit
 
@@ -145,12 +146,12 @@ async def test_change_returning_none_writes_nothing() -> None:
 
 async def test_outbox_events_are_published_then_cleared() -> None:
     kv, publisher = FakeKV(), RecordingPublisher()
-    relay = OutboxRelay(kv, publisher)
+    relay = OutboxRelay(publisher)
     store = make_store(kv, relay)
 
     def create(c: Counter | None) -> Counter:
         counter = Counter()
-        counter.record(Event(type="OrderCreated", source="orders", order_id="o1"))
+        counter.record(order_created("o1"))
         return counter
 
     await store.mutate("a", create)
@@ -163,9 +164,10 @@ async def test_outbox_events_are_published_then_cleared() -> None:
 async def test_sweep_republishes_what_a_crash_left_pending() -> None:
     kv, publisher = FakeKV(), RecordingPublisher()
     pending = Counter()
-    pending.record(Event(type="OrderCreated", source="orders", order_id="o1"))
+    pending.record(order_created("o1"))
     await kv.create("counter.a", pending.model_dump_json().encode())  # written, never relayed
-    relay = OutboxRelay(kv, publisher)
+    relay = OutboxRelay(publisher)
+    make_store(kv, relay)  # the service's store, registered with its relay at start-up
     assert await relay.sweep() == 1
     assert await relay.sweep() == 0  # cleared after the first publish
     assert publisher.events[0].order_id == "o1"
@@ -177,19 +179,19 @@ async def test_failed_flush_is_retried() -> None:
     class Flaky(RecordingPublisher):
         fail = True
 
-        async def publish(self, event: Event) -> None:
+        async def publish(self, event: EventEnvelope) -> None:
             if self.fail:
                 self.fail = False
                 raise ConnectionError("nats down")
             await super().publish(event)
 
     publisher = Flaky()
-    relay = OutboxRelay(kv, publisher)
+    relay = OutboxRelay(publisher)
     store = make_store(kv, relay)
 
     def create(c: Counter | None) -> Counter:
         counter = Counter()
-        counter.record(Event(type="OrderCreated", source="orders", order_id="o1"))
+        counter.record(order_created("o1"))
         return counter
 
     await store.mutate("a", create)
@@ -206,7 +208,7 @@ async def test_events_recorded_inside_a_span_carry_its_trace_context() -> None:
 
     def create(c: Counter | None) -> Counter:
         counter = Counter()
-        counter.record(Event(type="OrderCreated", source="orders", order_id="o1"))
+        counter.record(order_created("o1"))
         return counter
 
     with tracer.start_as_current_span("request") as span:

@@ -1,25 +1,22 @@
+"""What inventory's routes and subscribers are given."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from inventory.handlers import Reservations, Stock
 from inventory.settings import InventorySettings
+from junction.web.app import from_app_state
 
 
 @dataclass
-class Inventory:
+class InventoryDeps:
     settings: InventorySettings
     stock: Stock
     reservations: Reservations
 
 
-async def get_inventory(request: Request) -> Inventory:
-    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool.
-    inventory: Inventory = request.app.state.inventory
-    return inventory
-
-
-InventoryDep = Annotated[Inventory, Depends(get_inventory)]
+InventoryDep = Annotated[InventoryDeps, Depends(from_app_state(InventoryDeps))]

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import Field
 
-from junction.store import Aggregate
+from junction.contracts.common import OrderLine
+from junction.contracts.inventory import ReservationStatus
+from junction.errors import Conflict
+from junction.store.aggregates import Aggregate
+
+
+class ProductConflict(Conflict):
+    """A product created again with other values than it has."""
 
 
 class StockItem(Aggregate):
@@ -53,16 +59,6 @@ class StockItem(Aggregate):
         self.restocked += quantity
 
 
-class ReservationStatus(StrEnum):
-    PENDING = "pending"  # holds being placed
-    HELD = "held"
-    REJECTED = "rejected"  # some SKU was short; nothing held
-    COMMITTING = "committing"
-    COMMITTED = "committed"
-    RELEASING = "releasing"
-    RELEASED = "released"
-
-
 class Reservation(Aggregate):
     """An order's claim on stock across SKUs, with a time limit."""
 
@@ -77,3 +73,11 @@ class Reservation(Aggregate):
     @property
     def total_cents(self) -> int:
         return sum(self.prices.get(sku, 0) * qty for sku, qty in self.lines.items())
+
+    @property
+    def reserved_lines(self) -> list[OrderLine]:
+        """The lines with the prices they were reserved at, by SKU."""
+        return [
+            OrderLine(sku=sku, quantity=qty, price_cents=self.prices.get(sku, 0))
+            for sku, qty in sorted(self.lines.items())
+        ]

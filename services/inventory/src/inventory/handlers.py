@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from inventory.domain import Reservation, ReservationStatus, StockItem
-from junction.errors import Defer
-from junction.events import Event, now
-from junction.store import AggregateStore
+from inventory.domain import ProductConflict, Reservation, StockItem
+from junction.clock import now
+from junction.contracts.errors import OutOfStock, UnknownSkus
+from junction.contracts.events import (
+    PaymentSucceeded,
+    ReservationExpired,
+    ReservationOpened,
+    ReservationTimer,
+    StockCommitted,
+    StockLines,
+    StockRelease,
+    StockReleased,
+)
+from junction.contracts.inventory import ReservationStatus
+from junction.errors import Defer, NotFound
+from junction.store.aggregates import AggregateStore
 
 logger = logging.getLogger(__name__)
 
-SOURCE = "inventory"
-
 Stock = AggregateStore[StockItem]
 Reservations = AggregateStore[Reservation]
-
-
-class UnknownSkus(Exception):
-    def __init__(self, skus: list[str]) -> None:
-        super().__init__(f"unknown SKUs: {', '.join(skus)}")
-        self.skus = skus
-
-
-class ProductConflict(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ async def add_product(stock: Stock, product: NewProduct) -> tuple[StockItem, boo
 async def restock(stock: Stock, sku: str, quantity: int) -> StockItem:
     def change(item: StockItem | None) -> StockItem:
         if item is None:
-            raise UnknownSkus([sku])
+            raise NotFound(f"unknown SKUs: {sku}")
         item.restock(quantity)
         return item
 
@@ -80,8 +80,9 @@ async def reserve_stock(
     lines: dict[str, int],
     hold_seconds: float,
 ) -> Reservation:
-    """Hold stock for every line, all or nothing. Repeating it returns the first outcome
-    (found when the reservation is created: no read before, the common case is a new one)."""
+    """Hold stock for every line, all or nothing; OutOfStock naming the short SKUs when
+    any is. Repeating it returns (or raises) the first outcome (found when the reservation
+    is created: no read before, the common case is a new one)."""
     items = {sku: await stock.get(sku) for sku in lines}
     unknown = sorted(sku for sku, found in items.items() if found is None)
     if unknown:
@@ -96,17 +97,14 @@ async def reserve_stock(
     # The expiry timer is queued with the claim itself, so a crash while holds are being
     # placed still ends in their release.
     reservation.record(
-        Event(
-            type="ReservationOpened",
-            source=SOURCE,
-            order_id=order_id,
-            data={"expires_at": reservation.expires_at.isoformat()},
+        ReservationOpened(
+            order_id=order_id, data=ReservationTimer(expires_at=reservation.expires_at)
         )
     )
     if not await reservations.put_new(order_id, reservation):
         current = await reservations.get(order_id)
         assert current is not None
-        return current.value
+        return _outcome(current.value)
 
     held: list[str] = []
     short: list[str] = []
@@ -131,8 +129,14 @@ async def reserve_stock(
     if settled is None:  # the expiry won a race against a very slow reservation
         final = await reservations.get(order_id)
         assert final is not None
-        return final.value
-    return settled
+        return _outcome(final.value)
+    return _outcome(settled)
+
+
+def _outcome(reservation: Reservation) -> Reservation:
+    if reservation.status is ReservationStatus.REJECTED:
+        raise OutOfStock(reservation.short_skus)
+    return reservation
 
 
 async def _hold(stock: Stock, sku: str, order_id: str, quantity: int) -> bool:
@@ -200,7 +204,7 @@ async def _claim(
     return claimed
 
 
-async def commit_stock(stock: Stock, reservations: Reservations, event: Event) -> None:
+async def commit_stock(stock: Stock, reservations: Reservations, event: PaymentSucceeded) -> None:
     """Payment approved: deduct the held units and emit StockCommitted."""
     found = await reservations.get(event.order_id)
     if found is not None and found.value.status is ReservationStatus.PENDING:
@@ -223,12 +227,7 @@ async def commit_stock(stock: Stock, reservations: Reservations, event: Event) -
             return None
         current.status = ReservationStatus.COMMITTED
         current.record(
-            Event(
-                type="StockCommitted",
-                source=SOURCE,
-                order_id=current.order_id,
-                data={"lines": current.lines},
-            )
+            StockCommitted(order_id=current.order_id, data=StockLines(lines=current.lines))
         )
         return current
 
@@ -256,28 +255,22 @@ async def release_stock(
             return None
         current.status = ReservationStatus.RELEASED
         if reason == "expired":
-            current.record(
-                Event(type="ReservationExpired", source=SOURCE, order_id=order_id, data={})
-            )
+            current.record(ReservationExpired(order_id=order_id))
         current.record(
-            Event(
-                type="StockReleased",
-                source=SOURCE,
-                order_id=order_id,
-                data={"lines": current.lines, "reason": reason},
-            )
+            StockReleased(order_id=order_id, data=StockRelease(lines=current.lines, reason=reason))
         )
         return current
 
     await reservations.mutate(order_id, finish)
 
 
-async def expire_reservation(stock: Stock, reservations: Reservations, event: Event) -> None:
+async def expire_reservation(
+    stock: Stock, reservations: Reservations, event: ReservationOpened
+) -> None:
     """The reservation timer: wait until the deadline, then release what is still held."""
-    if deadline := event.data.get("expires_at"):  # no read before the deadline
-        remaining = (datetime.fromisoformat(str(deadline)) - now()).total_seconds()
-        if remaining > 0:
-            raise Defer(remaining)
+    remaining = (event.data.expires_at - now()).total_seconds()  # no read before it
+    if remaining > 0:
+        raise Defer(remaining)
     found = await reservations.get(event.order_id)
     if found is None:
         return

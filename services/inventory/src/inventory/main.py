@@ -6,12 +6,40 @@ from fastapi import FastAPI
 
 from inventory import api, handlers, subscribers
 from inventory.catalogue import SEED
-from inventory.deps import Inventory
+from inventory.deps import InventoryDeps
 from inventory.domain import Reservation, StockItem
 from inventory.settings import InventorySettings
-from junction.events import INVENTORY, PAYMENTS
-from junction.runtime import ServiceRuntime
-from junction.store import AggregateStore, KeyLocks
+from junction.contracts.catalogue import INVENTORY, PAYMENTS
+from junction.service import ServiceRuntime
+from junction.store.aggregates import AggregateStore, KeyLocks
+from junction.store.bucket import KeyValueBucket
+from junction.store.outbox import OutboxRelay
+
+
+def build_deps(
+    settings: InventorySettings, bucket: KeyValueBucket, relay: OutboxRelay | None = None
+) -> InventoryDeps:
+    """The service's dependencies: stock and reservations, in one bucket, one relay."""
+    locks = KeyLocks()
+    return InventoryDeps(
+        settings=settings,
+        stock=AggregateStore(
+            bucket,
+            StockItem,
+            prefix="sku",
+            relay=relay,
+            locks=locks,
+            cas_attempts=settings.cas_attempts,
+        ),
+        reservations=AggregateStore(
+            bucket,
+            Reservation,
+            prefix="reservation",
+            relay=relay,
+            locks=locks,
+            cas_attempts=settings.cas_attempts,
+        ),
+    )
 
 
 def create_app(settings: InventorySettings | None = None) -> FastAPI:
@@ -20,40 +48,19 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
     app = runtime.http_app(api.router)
 
     async def start(rt: ServiceRuntime) -> None:
-        kv = await rt.bucket(settings.bucket)
-        relay, locks = rt.relay(kv), KeyLocks()
-        inv = Inventory(
-            settings=settings,
-            stock=AggregateStore(
-                kv,
-                StockItem,
-                prefix="sku",
-                relay=relay,
-                locks=locks,
-                cas_attempts=settings.cas_attempts,
-            ),
-            reservations=AggregateStore(
-                kv,
-                Reservation,
-                prefix="reservation",
-                relay=relay,
-                locks=locks,
-                cas_attempts=settings.cas_attempts,
-            ),
-        )
+        inv = build_deps(settings, await rt.bucket(settings.bucket), rt.relay())
         if settings.seed_catalogue:
             for product in SEED:
                 await handlers.add_product(inv.stock, product)
-        app.state.inventory = inv
-        subscribers.register(rt, inv)
+        app.state.deps = inv
+        subscribers.register(rt.subscribe, inv)
 
     runtime.on_startup(start)
     return app
 
 
 def run() -> None:
-    settings = InventorySettings()
-    app = create_app(settings)
+    app = create_app()
     app.state.runtime.serve(app)
 
 

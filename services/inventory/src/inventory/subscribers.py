@@ -1,31 +1,30 @@
-"""Inventory's JetStream subscribers: parse, call the handler; the runtime acks."""
+"""Inventory's subscribers: parse, call the handler; the consumer acks."""
 
 from __future__ import annotations
 
 from inventory import handlers
-from inventory.deps import Inventory
-from junction.events import Event
-from junction.runtime import ServiceRuntime
+from inventory.deps import InventoryDeps
+from junction.contracts.events import PaymentFailed, PaymentSucceeded, ReservationOpened
+from junction.service import Subscribe
 
 
-def register(runtime: ServiceRuntime, inv: Inventory) -> None:
-    async def on_payment_succeeded(event: Event) -> None:
+def register(subscribe: Subscribe, inv: InventoryDeps) -> None:
+    async def on_payment_succeeded(event: PaymentSucceeded) -> None:
         await handlers.commit_stock(inv.stock, inv.reservations, event)
 
-    async def on_payment_failed(event: Event) -> None:
+    async def on_payment_failed(event: PaymentFailed) -> None:
         await handlers.release_stock(
             inv.stock, inv.reservations, event.order_id, reason="payment_declined"
         )
 
-    async def on_reservation_opened(event: Event) -> None:
+    async def on_reservation_opened(event: ReservationOpened) -> None:
         await handlers.expire_reservation(inv.stock, inv.reservations, event)
 
-    runtime.subscribe("payments", "PaymentSucceeded", on_payment_succeeded)
-    runtime.subscribe("payments", "PaymentFailed", on_payment_failed)
+    subscribe(PaymentSucceeded, on_payment_succeeded)
+    subscribe(PaymentFailed, on_payment_failed)
     # Every open reservation is one message waiting for its deadline (nak with delay).
-    runtime.subscribe(
-        "inventory",
-        "ReservationOpened",
+    subscribe(
+        ReservationOpened,
         on_reservation_opened,
         max_ack_pending=inv.settings.max_open_reservations,
     )

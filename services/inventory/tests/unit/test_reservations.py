@@ -4,11 +4,15 @@ from datetime import timedelta
 import pytest
 
 from inventory import handlers
-from inventory.domain import Reservation, ReservationStatus, StockItem
+from inventory.domain import Reservation, StockItem
+from junction.clock import now
+from junction.contracts.errors import OutOfStock, UnknownSkus
+from junction.contracts.events import ReservationOpened, StockReleased
+from junction.contracts.inventory import ReservationStatus
 from junction.errors import Defer
-from junction.events import Event, now
-from junction.store import AggregateStore
+from junction.store.aggregates import AggregateStore
 from junction_devtools.fakes import FakeKV
+from junction_devtools.samples import payment_succeeded, reservation_opened
 
 pytestmark = pytest.mark.unit
 
@@ -50,17 +54,21 @@ async def test_short_stock_names_every_short_sku_and_holds_nothing(stores: Store
     await seed(stock, "A", 5)
     await seed(stock, "B", 1)
     await seed(stock, "C", 1)
-    r = await handlers.reserve_stock(
-        stock, reservations, order_id="o1", lines={"A": 2, "B": 3, "C": 2}, hold_seconds=60
-    )
-    assert r.status is ReservationStatus.REJECTED and r.short_skus == ["B", "C"]
+    for _ in range(2):  # and a repeat is refused the same way
+        with pytest.raises(OutOfStock) as refused:
+            await handlers.reserve_stock(
+                stock, reservations, order_id="o1", lines={"A": 2, "B": 3, "C": 2}, hold_seconds=60
+            )
+        assert refused.value.skus == ["B", "C"]
+    found = await reservations.get("o1")
+    assert found is not None and found.value.status is ReservationStatus.REJECTED
     for sku in "ABC":
         assert (await ledger(stock, sku)).reserved == 0
 
 
 async def test_unknown_skus_are_refused(stores: Stores) -> None:
     stock, reservations = stores
-    with pytest.raises(handlers.UnknownSkus, match="NOPE"):
+    with pytest.raises(UnknownSkus, match="NOPE"):
         await handlers.reserve_stock(
             stock, reservations, order_id="o1", lines={"NOPE": 1}, hold_seconds=60
         )
@@ -83,7 +91,7 @@ async def test_commit_deducts_once_even_when_redelivered(stores: Stores) -> None
     await handlers.reserve_stock(
         stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
     )
-    paid = Event(type="PaymentSucceeded", source="payments", order_id="o1")
+    paid = payment_succeeded("o1")
     await handlers.commit_stock(stock, reservations, paid)
     await handlers.commit_stock(stock, reservations, paid)
     item = await ledger(stock, "A")
@@ -105,8 +113,8 @@ async def test_release_gives_stock_back_and_says_why(stores: Stores) -> None:
     assert (item.on_hand, item.available) == (5, 5)
     found = await reservations.get("o1")
     assert found is not None
-    released = [e for e in found.value.outbox if e.type == "StockReleased"]
-    assert len(released) == 1 and released[0].data["reason"] == "payment_declined"
+    released = [e for e in found.value.outbox if isinstance(e, StockReleased)]
+    assert len(released) == 1 and released[0].data.reason == "payment_declined"
 
 
 async def test_the_timer_defers_until_the_deadline_then_expires(stores: Stores) -> None:
@@ -115,8 +123,11 @@ async def test_the_timer_defers_until_the_deadline_then_expires(stores: Stores) 
     await handlers.reserve_stock(
         stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
     )
-    opened = Event(type="ReservationOpened", source="inventory", order_id="o1")
-    with pytest.raises(Defer) as deferred:
+    found = await reservations.get("o1")
+    assert found is not None
+    (opened,) = [e for e in found.value.outbox if isinstance(e, ReservationOpened)]
+    assert opened.data.expires_at == found.value.expires_at
+    with pytest.raises(Defer) as deferred:  # decided from the event alone: no read
         await handlers.expire_reservation(stock, reservations, opened)
     assert 55 < deferred.value.delay <= 60
 
@@ -125,8 +136,9 @@ async def test_the_timer_defers_until_the_deadline_then_expires(stores: Stores) 
         r.expires_at = now() - timedelta(seconds=1)
         return r
 
-    await reservations.mutate("o1", past_deadline)
-    await handlers.expire_reservation(stock, reservations, opened)
+    await reservations.mutate("o1", past_deadline)  # the minute has passed
+    late = reservation_opened("o1", expires_at=now() - timedelta(seconds=1))
+    await handlers.expire_reservation(stock, reservations, late)
     found = await reservations.get("o1")
     assert found is not None and found.value.status is ReservationStatus.RELEASED
     assert {"ReservationExpired", "StockReleased"} <= {e.type for e in found.value.outbox}
@@ -140,9 +152,7 @@ async def test_payment_after_expiry_commits_nothing(stores: Stores) -> None:
         stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
     )
     await handlers.release_stock(stock, reservations, "o1", reason="expired")
-    await handlers.commit_stock(
-        stock, reservations, Event(type="PaymentSucceeded", source="payments", order_id="o1")
-    )
+    await handlers.commit_stock(stock, reservations, payment_succeeded("o1"))
     item = await ledger(stock, "A")
     assert (item.on_hand, item.committed_units) == (5, 0)
 
@@ -156,9 +166,11 @@ async def test_concurrent_reservations_never_oversell(stores: Stores) -> None:
                 stock, reservations, order_id=f"o{i}", lines={"A": 1}, hold_seconds=60
             )
             for i in range(50)
-        )
+        ),
+        return_exceptions=True,
     )
-    held = [r for r in results if r.status is ReservationStatus.HELD]
+    held = [r for r in results if isinstance(r, Reservation)]
+    assert all(isinstance(r, OutOfStock) for r in results if r not in held)
     assert len(held) == 10
     item = await ledger(stock, "A")
     assert item.available == 0 and item.reserved == 10

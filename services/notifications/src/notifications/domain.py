@@ -9,12 +9,18 @@ from email.mime.text import MIMEText
 from email.policy import SMTPUTF8
 from email.utils import formataddr, parseaddr
 from enum import StrEnum
-from typing import Any
 
-from junction.events import Event
-from junction.store import Aggregate
+from junction.contracts.events import (
+    EmailSent,
+    NotificationSent,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+)
+from junction.store.aggregates import Aggregate
 
-SOURCE = "notifications"
+# The order events that ask for an email.
+OrderEmailEvent = OrderCreated | OrderConfirmed | OrderCancelled
 
 
 class EmailKind(StrEnum):
@@ -23,10 +29,10 @@ class EmailKind(StrEnum):
     CANCELLATION = "cancellation"
 
 
-KIND_OF_EVENT = {
-    "OrderCreated": EmailKind.ORDER_RECEIVED,
-    "OrderConfirmed": EmailKind.RECEIPT,
-    "OrderCancelled": EmailKind.CANCELLATION,
+KIND_OF_EVENT: dict[type[OrderEmailEvent], EmailKind] = {
+    OrderCreated: EmailKind.ORDER_RECEIVED,
+    OrderConfirmed: EmailKind.RECEIPT,
+    OrderCancelled: EmailKind.CANCELLATION,
 }
 
 SUBJECTS = {
@@ -59,23 +65,20 @@ def address(value: str) -> str:
     return formataddr(parseaddr(value), charset="utf-8")
 
 
-def compose(event: Event, kind: EmailKind, *, sender: str, domain: str) -> Message:
+def compose(event: OrderEmailEvent, kind: EmailKind, *, sender: str, domain: str) -> Message:
     """The email for an order event.
 
     Built with the `email` package's compat32 API (`MIMEText`): the modern `EmailMessage`
-    parses every header it is given: an email built and flattened that way cost about three
-    times what `compose` and `envelope_of` cost now (`python -m bench.micro`: 595 against
-    180 us), and was the largest single cost of the notifications service under load. An
-    address that is not ASCII (the checkout accepts internationalised addresses) needs
-    SMTPUTF8, which only the modern API writes: those few emails take that path.
+    parses every header it is given, and an email built and flattened that way cost about
+    three times as much (docs/decisions/0006-smtp-pool.md). An address that is not ASCII
+    (the checkout accepts internationalised addresses) needs SMTPUTF8, which only the
+    modern API writes: those few emails take that path.
     """
-    data: dict[str, Any] = event.data
-    to = str(data["customer_email"])
-    lines = [
-        f"  {i['quantity']} x {i['sku']} @ {i['price_cents'] / 100:.2f}"
-        for i in data.get("items", [])
-    ]
-    total = f"Total: {int(data.get('total_cents', 0)) / 100:.2f}"
+    summary = event.data
+    to = summary.customer_email
+    lines = [f"  {i.quantity} x {i.sku} @ {i.price_cents / 100:.2f}" for i in summary.items]
+    total = f"Total: {summary.total_cents / 100:.2f}"
+    reason = event.data.reason if isinstance(event, OrderCancelled) else "cancelled"
     body = {
         EmailKind.ORDER_RECEIVED: ["Thank you! We received your order:", *lines, total],
         EmailKind.RECEIPT: [
@@ -84,7 +87,7 @@ def compose(event: Event, kind: EmailKind, *, sender: str, domain: str) -> Messa
             total,
         ],
         EmailKind.CANCELLATION: [
-            f"Your order was cancelled ({data.get('reason', 'cancelled')}).",
+            f"Your order was cancelled ({reason}).",
             "Any payment taken has been refunded.",
         ],
     }[kind]
@@ -116,10 +119,8 @@ def body_text(msg: Message) -> str:
     return payload.decode(msg.get_content_charset() or "utf-8")
 
 
-def sent_event(email: SentEmail) -> Event:
-    return Event(
-        type="NotificationSent",
-        source=SOURCE,
+def sent_event(email: SentEmail) -> NotificationSent:
+    return NotificationSent(
         order_id=email.order_id,
-        data={"kind": email.kind.value, "message_id": email.message_id, "to": email.to},
+        data=EmailSent(kind=email.kind.value, message_id=email.message_id, to=email.to),
     )

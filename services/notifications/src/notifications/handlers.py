@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from junction.events import Event, now
-from junction.store import AggregateStore
-from notifications.domain import KIND_OF_EVENT, SentEmail, compose, sent_event
+from junction.clock import now
+from junction.store.aggregates import AggregateStore
+from notifications.domain import KIND_OF_EVENT, OrderEmailEvent, SentEmail, compose, sent_event
 from notifications.mailer import Mailer
 
 logger = logging.getLogger(__name__)
@@ -15,14 +15,14 @@ Emails = AggregateStore[SentEmail]
 
 
 async def send_order_email(
-    emails: Emails, mailer: Mailer, event: Event, *, sender: str, domain: str
+    emails: Emails, mailer: Mailer, event: OrderEmailEvent, *, sender: str, domain: str
 ) -> None:
     """Send the email an order event asks for, once; then emit NotificationSent.
 
     A crash between the send and the record resends it with the same Message-ID
     (at-least-once delivery, deduplicated by Message-ID).
     """
-    kind = KIND_OF_EVENT[event.type]
+    kind = KIND_OF_EVENT[type(event)]
     key = f"{event.order_id}.{kind.value}"
     if await emails.get(key) is not None:
         return

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from junction.events import NOTIFICATIONS, ORDERS
-from junction.runtime import ServiceRuntime
-from junction.store import AggregateStore
+from junction.contracts.catalogue import NOTIFICATIONS, ORDERS
+from junction.service import ServiceRuntime
+from junction.store.aggregates import AggregateStore
+from junction.store.bucket import KeyValueBucket
+from junction.store.outbox import OutboxRelay
 from notifications import subscribers
 from notifications.domain import SentEmail
+from notifications.handlers import Emails
 from notifications.mailer import SmtpMailer
 from notifications.settings import NotificationsSettings
+
+
+def build_emails(
+    settings: NotificationsSettings, bucket: KeyValueBucket, relay: OutboxRelay | None = None
+) -> Emails:
+    """The record of sent emails, one per order and kind."""
+    return AggregateStore(
+        bucket, SentEmail, prefix="email", relay=relay, cas_attempts=settings.cas_attempts
+    )
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
@@ -19,17 +31,14 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     app = runtime.http_app()
 
     async def start(rt: ServiceRuntime) -> None:
-        kv = await rt.bucket(settings.bucket)
-        emails = AggregateStore(
-            kv, SentEmail, prefix="email", relay=rt.relay(kv), cas_attempts=settings.cas_attempts
-        )
+        emails = build_emails(settings, await rt.bucket(settings.bucket), rt.relay())
         mailer = SmtpMailer(
             settings.smtp_host,
             settings.smtp_port,
             settings.smtp_timeout_seconds,
             connections=settings.smtp_connections,
         )
-        subscribers.register(rt, settings, emails, mailer)
+        subscribers.register(rt.subscribe, settings, emails, mailer)
         rt.on_shutdown(lambda _: mailer.close())
 
     runtime.on_startup(start)

@@ -3,12 +3,14 @@
 import email
 import email.policy
 from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from junction.events import Event
+from junction.contracts.common import OrderLine
+from junction.contracts.events import OrderConfirmed, OrderSummary
 from junction_devtools.mailsink import Handler, MailStore, parse_stored, sink_controller
 from junction_devtools.platform import free_ports
 from notifications.domain import EmailKind, compose
@@ -16,7 +18,7 @@ from notifications.mailer import SmtpMailer
 
 pytestmark = pytest.mark.integration
 
-ITEMS = [{"sku": "JNC-MUG", "quantity": 2, "price_cents": 1200}]
+ITEMS = [OrderLine(sku="JNC-MUG", quantity=2, price_cents=1200)]
 
 
 @pytest.fixture
@@ -28,12 +30,10 @@ def sink(tmp_path: Path) -> Iterator[tuple[Controller, MailStore]]:
     controller.stop()
 
 
-def receipt(order_id: str, to: str, sender: str = "Junction Shop <shop@junction.local>"):  # type: ignore[no-untyped-def]
-    event = Event(
-        type="OrderConfirmed",
-        source="orders",
+def receipt(order_id: str, to: str, sender: str = "Junction Shop <shop@junction.local>") -> Message:
+    event = OrderConfirmed(
         order_id=order_id,
-        data={"customer_email": to, "items": ITEMS, "total_cents": 2400},
+        data=OrderSummary(customer_email=to, items=ITEMS, total_cents=2400),
     )
     return compose(event, EmailKind.RECEIPT, sender=sender, domain="junction.local")
 
@@ -57,7 +57,8 @@ async def test_messages_share_one_kept_open_connection(sink: tuple[Controller, M
     assert [str(m["Message-ID"]) for m in got] == [
         f"<o{i}.receipt@junction.local>" for i in range(3)
     ]
-    assert "Total: 24.00" in got[0].get_body().get_content()  # type: ignore[union-attr]
+    body = got[0].get_body()
+    assert body is not None and "Total: 24.00" in body.get_content()
 
 
 async def test_a_connection_the_server_dropped_is_replaced(tmp_path: Path) -> None:

@@ -1,25 +1,33 @@
 import pytest
 
-from junction.events import Event
-from junction.store import AggregateStore
+from junction.contracts.common import OrderLine
+from junction.contracts.events import (
+    NotificationSent,
+    OrderCancellation,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderSummary,
+)
+from junction.store.aggregates import AggregateStore
 from junction_devtools.fakes import FakeKV, RecordingMailer
 from notifications import handlers
-from notifications.domain import SentEmail, body_text
+from notifications.domain import OrderEmailEvent, SentEmail, body_text
 
 pytestmark = pytest.mark.unit
 
-DATA = {
-    "customer_email": "c@example.com",
-    "total_cents": 300,
-    "items": [{"sku": "A", "quantity": 2, "price_cents": 150}],
-}
+DATA = OrderSummary(
+    customer_email="c@example.com",
+    total_cents=300,
+    items=[OrderLine(sku="A", quantity=2, price_cents=150)],
+)
 
 
 def emails() -> handlers.Emails:
     return AggregateStore(FakeKV(), SentEmail, prefix="email")
 
 
-async def send(store: handlers.Emails, mailer: RecordingMailer, event: Event) -> None:
+async def send(store: handlers.Emails, mailer: RecordingMailer, event: OrderEmailEvent) -> None:
     await handlers.send_order_email(
         store, mailer, event, sender="shop@junction.local", domain="junction.local"
     )
@@ -27,7 +35,7 @@ async def send(store: handlers.Emails, mailer: RecordingMailer, event: Event) ->
 
 async def test_one_receipt_per_order_even_when_the_event_repeats() -> None:
     store, mailer = emails(), RecordingMailer()
-    confirmed = Event(type="OrderConfirmed", source="orders", order_id="o1", data=DATA)
+    confirmed = OrderConfirmed(order_id="o1", data=DATA)
     await send(store, mailer, confirmed)
     await send(store, mailer, confirmed.model_copy(update={"id": "another-id"}))
     assert len(mailer.sent) == 1
@@ -36,12 +44,14 @@ async def test_one_receipt_per_order_even_when_the_event_repeats() -> None:
     assert msg["To"] == "c@example.com" and "3.00" in body_text(msg)
     record = await store.get("o1.receipt")
     assert record is not None
-    assert [e.data["kind"] for e in record.value.outbox] == ["receipt"]
+    assert [e.data.kind for e in record.value.outbox if isinstance(e, NotificationSent)] == [
+        "receipt"
+    ]
 
 
 async def test_smtp_failure_raises_for_redelivery_and_records_nothing() -> None:
     store, mailer = emails(), RecordingMailer(fail_times=1)
-    created = Event(type="OrderCreated", source="orders", order_id="o1", data=DATA)
+    created = OrderCreated(order_id="o1", data=DATA)
     with pytest.raises(ConnectionError):
         await send(store, mailer, created)
     assert await store.get("o1.order_received") is None
@@ -51,16 +61,11 @@ async def test_smtp_failure_raises_for_redelivery_and_records_nothing() -> None:
 
 async def test_each_kind_has_its_own_email() -> None:
     store, mailer = emails(), RecordingMailer()
-    for kind in ("OrderCreated", "OrderCancelled"):
-        await send(
-            store,
-            mailer,
-            Event(
-                type=kind,
-                source="orders",
-                order_id="o1",  # type: ignore[arg-type]
-                data={**DATA, "reason": "payment_declined"},
-            ),
-        )
+    cancellation = OrderCancellation(**DATA.model_dump(), reason="payment_declined")
+    for event in (
+        OrderCreated(order_id="o1", data=DATA),
+        OrderCancelled(order_id="o1", data=cancellation),
+    ):
+        await send(store, mailer, event)
     assert [m["X-Junction-Email-Kind"] for m in mailer.sent] == ["order_received", "cancellation"]
     assert "payment_declined" in body_text(mailer.sent[1])

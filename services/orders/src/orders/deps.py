@@ -1,11 +1,14 @@
+"""What orders' routes and subscribers are given."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from junction.http import ServiceClient
+from junction.client import ServiceCalls
+from junction.web.app import from_app_state
 from orders.handlers import Orders
 from orders.settings import OrdersSettings
 
@@ -14,13 +17,7 @@ from orders.settings import OrdersSettings
 class OrdersDeps:
     settings: OrdersSettings
     orders: Orders
-    inventory: ServiceClient
+    inventory: ServiceCalls
 
 
-async def get_deps(request: Request) -> OrdersDeps:
-    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool.
-    deps: OrdersDeps = request.app.state.deps
-    return deps
-
-
-OrdersDep = Annotated[OrdersDeps, Depends(get_deps)]
+OrdersDep = Annotated[OrdersDeps, Depends(from_app_state(OrdersDeps))]

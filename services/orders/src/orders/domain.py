@@ -3,36 +3,47 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from junction.events import Event, EventType, now
-from junction.store import Aggregate
+from junction.clock import now
+from junction.contracts.common import OrderLine
+from junction.contracts.events import (
+    NotificationSent,
+    OrderCancellation,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderSummary,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+    ReservationExpired,
+    StockCommitted,
+    StockReleased,
+)
+from junction.contracts.orders import TERMINAL, OrderStatus, TimelineEntry
+from junction.store.aggregates import Aggregate
 
-SOURCE = "orders"
-
-
-class OrderStatus(StrEnum):
-    PENDING_PAYMENT = "PENDING_PAYMENT"
-    PAID = "PAID"
-    CONFIRMED = "CONFIRMED"
-    CANCELLED = "CANCELLED"
-
-
-TERMINAL = frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED})
-
-
-class OrderLine(BaseModel):
-    sku: str
-    quantity: int
-    price_cents: int
-
-
-class TimelineEntry(BaseModel):
-    at: datetime
-    service: str
-    event: str
+# The events of other services that move an order or extend its timeline.
+FollowUp = (
+    PaymentSucceeded
+    | PaymentFailed
+    | PaymentRefunded
+    | StockCommitted
+    | StockReleased
+    | ReservationExpired
+    | NotificationSent
+)
+FOLLOW_UPS: tuple[type[FollowUp], ...] = (
+    PaymentSucceeded,
+    PaymentFailed,
+    PaymentRefunded,
+    StockCommitted,
+    StockReleased,
+    ReservationExpired,
+    NotificationSent,
+)
 
 
 class Order(Aggregate):
@@ -63,63 +74,53 @@ class Order(Aggregate):
         )
         order.note("orders", "order_created", order.created_at)
         order.note("inventory", "stock_reserved", order.created_at)
-        order.record(
-            Event(type="OrderCreated", source=SOURCE, order_id=order_id, data=order.summary())
-        )
+        order.record(OrderCreated(order_id=order_id, data=order.summary()))
         return order
 
-    def summary(self) -> dict[str, object]:
-        return {
-            "customer_email": self.customer_email,
-            "total_cents": self.total_cents,
-            "items": [i.model_dump() for i in self.items],
-        }
+    def summary(self) -> OrderSummary:
+        return OrderSummary(
+            customer_email=self.customer_email, total_cents=self.total_cents, items=self.items
+        )
 
     def note(self, service: str, event: str, at: datetime | None = None) -> None:
         self.timeline.append(TimelineEntry(at=at or now(), service=service, event=event))
 
-    def apply(self, event: Event) -> bool:
+    def apply(self, event: FollowUp) -> bool:
         """Apply an event from another service; False when it changes nothing."""
         if self.has_processed(event.id):
             return False
         self.mark_processed(event.id)
         at = event.occurred_at
-        match event.type:
-            case "PaymentSucceeded":
+        match event:
+            case PaymentSucceeded():
                 self.note("payments", "payment_approved", at)
                 if self.status is OrderStatus.PENDING_PAYMENT:
                     self.status = OrderStatus.PAID
-            case "PaymentFailed":
+            case PaymentFailed():
                 self.note("payments", "payment_declined", at)
-            case "PaymentRefunded":
+            case PaymentRefunded():
                 self.note("payments", "payment_refunded", at)
-            case "StockCommitted":
+            case StockCommitted():
                 self.note("inventory", "stock_committed", at)
                 if self.status not in TERMINAL:
-                    self._finish(OrderStatus.CONFIRMED, "OrderConfirmed", {})
-            case "ReservationExpired":
+                    self._confirm()
+            case ReservationExpired():
                 self.note("inventory", "reservation_expired", at)
-            case "StockReleased":
+            case StockReleased():
                 self.note("inventory", "stock_released", at)
                 if self.status not in TERMINAL:
-                    reason = str(event.data.get("reason", "stock_released"))
-                    self._finish(OrderStatus.CANCELLED, "OrderCancelled", {"reason": reason})
-            case "NotificationSent":
-                self.note("notifications", f"email_sent:{event.data.get('kind', 'unknown')}", at)
-            case _:
-                return False
+                    self._cancel(event.data.reason)
+            case NotificationSent():
+                self.note("notifications", f"email_sent:{event.data.kind}", at)
         return True
 
-    def _finish(self, status: OrderStatus, event_type: EventType, extra: dict[str, object]) -> None:
-        self.status = status
-        self.note(
-            "orders", "order_confirmed" if status is OrderStatus.CONFIRMED else "order_cancelled"
-        )
-        self.record(
-            Event(
-                type=event_type,
-                source=SOURCE,
-                order_id=self.order_id,
-                data={**self.summary(), **extra},
-            )
-        )
+    def _confirm(self) -> None:
+        self.status = OrderStatus.CONFIRMED
+        self.note("orders", "order_confirmed")
+        self.record(OrderConfirmed(order_id=self.order_id, data=self.summary()))
+
+    def _cancel(self, reason: str) -> None:
+        self.status = OrderStatus.CANCELLED
+        self.note("orders", "order_cancelled")
+        cancellation = OrderCancellation(**self.summary().model_dump(), reason=reason)
+        self.record(OrderCancelled(order_id=self.order_id, data=cancellation))

@@ -1,15 +1,16 @@
-"""Orders' use cases."""
+"""Orders' use cases: functions whose dependencies are parameters."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from junction.events import Event
-from junction.http import ServiceClient
-from junction.store import AggregateStore
+from junction.client import ServiceCalls, ServiceError
+from junction.contracts.common import LineItem
+from junction.contracts.errors import ReservationClosed
+from junction.contracts.inventory import ReservationStatus, ReservationView, ReserveStockRequest
+from junction.store.aggregates import AggregateStore
 from junction.telemetry import current_trace_id
-from orders.domain import Order, OrderLine
+from orders.domain import FollowUp, Order
 
 Orders = AggregateStore[Order]
 
@@ -22,51 +23,32 @@ class PlaceOrder:
     hold_seconds: float | None = None
 
 
-class Rejected(Exception):
-    """Inventory refused the reservation; `status` and `body` are its answer."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("message", "rejected"))
-        self.status = status
-        self.body = body
-
-
 async def place_order(
-    orders: Orders, inventory: ServiceClient, cmd: PlaceOrder
+    orders: Orders, inventory: ServiceCalls, cmd: PlaceOrder
 ) -> tuple[Order, bool]:
     """Reserve stock, then store the order with its OrderCreated event; (order, placed now).
 
-    Idempotent by id: an order that already exists is returned as it is.
+    Idempotent by id: an order that already exists is returned as it is. Inventory's
+    refusals (out of stock, unknown SKUs) are passed on as they were given.
     """
     existing = await orders.get(cmd.order_id)
     if existing is not None:
         return existing.value, False
-    request: dict[str, Any] = {
-        "order_id": cmd.order_id,
-        "items": [{"sku": s, "quantity": q} for s, q in cmd.lines.items()],
-    }
-    if cmd.hold_seconds is not None:
-        request["hold_seconds"] = cmd.hold_seconds
-    # Reservations are idempotent by order id, so retrying this call is safe.
-    answer = await inventory.post("/reservations", request, idempotent=True)
-    if answer.status in (409, 422):
-        raise Rejected(answer.status, answer.body)
-    if answer.status != 201:
-        raise RuntimeError(f"inventory answered {answer.status}: {answer.body}")
-    if answer.body["status"] != "held":
-        raise Rejected(
-            409,
-            {
-                "error": "reservation_closed",
-                "message": f"the reservation for this order is "
-                f"{answer.body['status']}; start a new checkout",
-            },
+    request = ReserveStockRequest(
+        order_id=cmd.order_id,
+        items=[LineItem(sku=s, quantity=q) for s, q in cmd.lines.items()],
+        hold_seconds=cmd.hold_seconds,
+    )
+    try:
+        # Reservations are idempotent by order id, so retrying this call is safe.
+        reservation = await inventory.post(
+            "/reservations", request, ReservationView, idempotent=True
         )
-    lines = [
-        OrderLine(sku=line["sku"], quantity=line["quantity"], price_cents=line["price_cents"])
-        for line in answer.body["lines"]
-    ]
-    order = Order.place(cmd.order_id, cmd.customer_email, lines, current_trace_id())
+    except ServiceError as exc:
+        raise exc.refusal() from exc
+    if reservation.status is not ReservationStatus.HELD:
+        raise ReservationClosed(reservation.status.value)
+    order = Order.place(cmd.order_id, cmd.customer_email, reservation.lines, current_trace_id())
     if not await orders.put_new(cmd.order_id, order):
         # A concurrent duplicate stored it first: answer with that one, as a new placement.
         stored = await orders.get(cmd.order_id)
@@ -75,7 +57,7 @@ async def place_order(
     return order, True
 
 
-async def apply_event(orders: Orders, event: Event) -> None:
+async def apply_event(orders: Orders, event: FollowUp) -> None:
     """Move an order along with an event from another service (idempotent)."""
 
     def change(order: Order | None) -> Order | None:

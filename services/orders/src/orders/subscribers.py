@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from junction.events import Event
-from junction.runtime import ServiceRuntime
+from junction.service import Subscribe
 from orders import handlers
 from orders.deps import OrdersDeps
-
-FOLLOWED = (
-    ("payments", "PaymentSucceeded"),
-    ("payments", "PaymentFailed"),
-    ("payments", "PaymentRefunded"),
-    ("inventory", "StockCommitted"),
-    ("inventory", "StockReleased"),
-    ("inventory", "ReservationExpired"),
-    ("notifications", "NotificationSent"),
-)
+from orders.domain import FOLLOW_UPS, FollowUp
 
 
-def register(runtime: ServiceRuntime, deps: OrdersDeps) -> None:
-    async def on_event(event: Event) -> None:
+def register(subscribe: Subscribe, deps: OrdersDeps) -> None:
+    async def on_event(event: FollowUp) -> None:
         await handlers.apply_event(deps.orders, event)
 
-    for source, event_type in FOLLOWED:
-        runtime.subscribe(source, event_type, on_event)
+    for event in FOLLOW_UPS:
+        subscribe(event, on_event)

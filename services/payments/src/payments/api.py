@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
+from fastapi import APIRouter, Response
+from pydantic import field_validator
 
-from fastapi import APIRouter, HTTPException, Response
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
-
-from junction.contracts import OrderId
+from junction.contracts.common import OrderId
+from junction.contracts.payments import ChargeRequest, PaymentView
+from junction.errors import NotFound
 from junction.telemetry import annotate_order
 from payments import handlers
 from payments.deps import PaymentsDep
-from payments.domain import KNOWN_TOKENS, Payment, PaymentStatus
+from payments.domain import KNOWN_TOKENS
 
 router = APIRouter()
 
 
-class ChargeBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    order_id: OrderId
-    amount_cents: int = Field(ge=0, le=100_000_000)
-    payment_token: str = Field(min_length=1, max_length=64)
-    customer_email: EmailStr
+class ChargeBody(ChargeRequest):
+    """The contract's request, with the tokens this (test-mode) processor knows."""
 
     @field_validator("payment_token")
     @classmethod
@@ -33,35 +27,9 @@ class ChargeBody(BaseModel):
         return token
 
 
-class PaymentView(BaseModel):
-    order_id: str
-    status: PaymentStatus
-    amount_cents: int
-    decline_reason: str | None
-
-    @classmethod
-    def of(cls, p: Payment) -> PaymentView:
-        return cls(
-            order_id=p.order_id,
-            status=p.status,
-            amount_cents=p.amount_cents,
-            decline_reason=p.decline_reason,
-        )
-
-
-@router.post("/payments", status_code=201, response_model=PaymentView)
-async def charge(
-    body: ChargeBody, deps: PaymentsDep, response: Response
-) -> PaymentView | JSONResponse:
+@router.post("/payments", status_code=201)
+async def charge(body: ChargeBody, deps: PaymentsDep, response: Response) -> PaymentView:
     annotate_order(body.order_id)
-    s = deps.settings
-    if s.fault_latency_seconds and random.random() < s.fault_latency_rate:
-        await asyncio.sleep(s.fault_latency_seconds)
-    if s.fault_error_rate and random.random() < s.fault_error_rate:
-        return JSONResponse(
-            {"error": "provider_unavailable", "message": "injected transient fault"},
-            status_code=503,
-        )
     payment, created = await handlers.charge(
         deps.payments,
         order_id=body.order_id,
@@ -71,12 +39,12 @@ async def charge(
     )
     if not created:
         response.status_code = 200
-    return PaymentView.of(payment)
+    return PaymentView.model_validate(payment, from_attributes=True)
 
 
 @router.get("/payments/{order_id}")
 async def get_payment(order_id: OrderId, deps: PaymentsDep) -> PaymentView:
     found = await deps.payments.get(order_id)
     if found is None:
-        raise HTTPException(404, detail=f"no payment for order {order_id}")
-    return PaymentView.of(found.value)
+        raise NotFound(f"no payment for order {order_id}")
+    return PaymentView.model_validate(found.value, from_attributes=True)

@@ -1,10 +1,13 @@
+"""What payments' routes and subscribers are given."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from junction.web.app import from_app_state
 from payments.handlers import Payments
 from payments.settings import PaymentsSettings
 
@@ -15,10 +18,4 @@ class PaymentsDeps:
     payments: Payments
 
 
-async def get_deps(request: Request) -> PaymentsDeps:
-    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool.
-    deps: PaymentsDeps = request.app.state.deps
-    return deps
-
-
-PaymentsDep = Annotated[PaymentsDeps, Depends(get_deps)]
+PaymentsDep = Annotated[PaymentsDeps, Depends(from_app_state(PaymentsDeps))]

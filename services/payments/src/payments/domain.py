@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
-from junction.events import Event, now
-from junction.store import Aggregate
-
-SOURCE = "payments"
+from junction.clock import now
+from junction.contracts.events import (
+    PaymentAmount,
+    PaymentFailed,
+    PaymentOutcome,
+    PaymentRefunded,
+    PaymentSucceeded,
+)
+from junction.contracts.payments import PaymentStatus
+from junction.store.aggregates import Aggregate
 
 # Test-mode tokens, in the manner of card processors' sandboxes.
 APPROVED_TOKENS = frozenset({"tok_visa", "tok_mastercard"})
 DECLINED_TOKENS = frozenset({"tok_declined", "tok_insufficient_funds"})
 KNOWN_TOKENS = APPROVED_TOKENS | DECLINED_TOKENS
-
-
-class PaymentStatus(StrEnum):
-    APPROVED = "approved"
-    DECLINED = "declined"
-    REFUNDED = "refunded"
-    VOID = "void"  # the order was cancelled before any charge: refuse later charges
 
 
 class Payment(Aggregate):
@@ -43,13 +41,11 @@ class Payment(Aggregate):
             status=PaymentStatus.APPROVED if approved else PaymentStatus.DECLINED,
             decline_reason=None if approved else "card_declined",
         )
+        outcome = PaymentOutcome(amount_cents=amount_cents, reason=payment.decline_reason)
         payment.record(
-            Event(
-                type="PaymentSucceeded" if approved else "PaymentFailed",
-                source=SOURCE,
-                order_id=order_id,
-                data={"amount_cents": amount_cents, "reason": payment.decline_reason},
-            )
+            PaymentSucceeded(order_id=order_id, data=outcome)
+            if approved
+            else PaymentFailed(order_id=order_id, data=outcome)
         )
         return payment
 
@@ -60,11 +56,8 @@ class Payment(Aggregate):
         self.status = PaymentStatus.REFUNDED
         self.refunded_at = now()
         self.record(
-            Event(
-                type="PaymentRefunded",
-                source=SOURCE,
-                order_id=self.order_id,
-                data={"amount_cents": self.amount_cents},
+            PaymentRefunded(
+                order_id=self.order_id, data=PaymentAmount(amount_cents=self.amount_cents)
             )
         )
         return True

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from junction.events import Event
-from junction.store import AggregateStore
-from payments.domain import Payment, PaymentStatus
+from junction.contracts.events import OrderCancelled
+from junction.contracts.payments import PaymentStatus
+from junction.store.aggregates import AggregateStore
+from payments.domain import Payment
 
 Payments = AggregateStore[Payment]
 
@@ -21,7 +22,7 @@ async def charge(
     return existing.value, False
 
 
-async def refund_if_cancelled(payments: Payments, event: Event) -> None:
+async def refund_if_cancelled(payments: Payments, event: OrderCancelled) -> None:
     """OrderCancelled: refund an approved charge, or void the order against a late one."""
 
     def change(payment: Payment | None) -> Payment | None:

@@ -1,10 +1,11 @@
 import pytest
 
-from junction.events import Event
-from junction.store import AggregateStore
+from junction.contracts.payments import PaymentStatus
+from junction.store.aggregates import AggregateStore
 from junction_devtools.fakes import FakeKV
+from junction_devtools.samples import order_cancelled
 from payments import handlers
-from payments.domain import Payment, PaymentStatus
+from payments.domain import Payment
 
 pytestmark = pytest.mark.unit
 
@@ -48,7 +49,7 @@ async def test_a_cancelled_order_refunds_an_approved_charge_once(
     await handlers.charge(
         payments, order_id="o1", amount_cents=500, token="tok_visa", customer_email="c@example.com"
     )
-    cancelled = Event(type="OrderCancelled", source="orders", order_id="o1")
+    cancelled = order_cancelled("o1")
     await handlers.refund_if_cancelled(payments, cancelled)
     await handlers.refund_if_cancelled(payments, cancelled)
     found = await payments.get("o1")
@@ -57,9 +58,7 @@ async def test_a_cancelled_order_refunds_an_approved_charge_once(
 
 
 async def test_a_charge_after_cancellation_is_refused(payments: handlers.Payments) -> None:
-    await handlers.refund_if_cancelled(
-        payments, Event(type="OrderCancelled", source="orders", order_id="o1")
-    )
+    await handlers.refund_if_cancelled(payments, order_cancelled("o1"))
     payment, created = await handlers.charge(
         payments, order_id="o1", amount_cents=500, token="tok_visa", customer_email="c@example.com"
     )

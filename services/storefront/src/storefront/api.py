@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from junction.contracts import Items, OrderId
+from junction.client import ServiceError
+from junction.contracts.common import Items, OrderId, OrderLine
+from junction.contracts.inventory import Catalogue, Product
+from junction.contracts.orders import OrderStatus, OrderView, TimelineEntry
+from junction.errors import NotFound
 from storefront import handlers
-from storefront.deps import StorefrontDep
+from storefront.deps import StorefrontDep, StorefrontDeps
+from storefront.domain import CheckoutAccepted
 
 router = APIRouter(prefix="/api")
 
@@ -24,18 +30,16 @@ class CheckoutBody(BaseModel):
     )
 
 
-class CheckoutAccepted(BaseModel):
+class CustomerOrder(BaseModel):
+    """An order as its customer sees it."""
+
     order_id: str
-    status: str
-    payment_status: str
+    status: OrderStatus
+    items: list[OrderLine]
     total_cents: int
-
-
-class Product(BaseModel):
-    sku: str
-    name: str
-    price_cents: int
-    available: int
+    created_at: datetime
+    timeline: list[TimelineEntry]
+    trace_id: str | None
 
 
 IdempotencyKey = Annotated[
@@ -45,10 +49,8 @@ IdempotencyKey = Annotated[
 
 @router.get("/products")
 async def list_products(deps: StorefrontDep) -> list[Product]:
-    answer = await deps.inventory.get("/products")
-    if answer.status != 200:
-        raise HTTPException(502, detail=f"inventory answered {answer.status}")
-    return [Product.model_validate(p) for p in answer.body]
+    catalogue = await deps.inventory.get("/products", Catalogue)
+    return catalogue.root
 
 
 @router.post(
@@ -65,12 +67,20 @@ async def list_products(deps: StorefrontDep) -> list[Product]:
 async def checkout(
     body: CheckoutBody, deps: StorefrontDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
+    answer = await place_checkout(body, deps, idempotency_key)
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+async def place_checkout(
+    body: CheckoutBody, deps: StorefrontDeps, idempotency_key: str | None
+) -> handlers.Answer:
+    """The checkout as the API and the page place it: one admission limit, one use case."""
     request_body: dict[str, Any] = body.model_dump(mode="json")
     with deps.admission:
-        answer = await handlers.idempotent_checkout(
+        return await handlers.idempotent_checkout(
             handlers.Checkout(
                 customer_email=str(body.customer_email),
-                items=request_body["items"],
+                items=body.items,
                 payment_token=body.payment_token,
             ),
             request_body,
@@ -80,26 +90,14 @@ async def checkout(
             payments=deps.payments,
             lease_seconds=deps.settings.idempotency_lease_seconds,
         )
-    return JSONResponse(answer.body, status_code=answer.status)
 
 
 @router.get("/orders/{order_id}")
-async def get_order(order_id: OrderId, deps: StorefrontDep) -> dict[str, Any]:
-    answer = await deps.orders.get(f"/orders/{order_id}")
-    if answer.status == 404:
-        raise HTTPException(404, detail=f"no order {order_id}")
-    if answer.status != 200:
-        raise HTTPException(502, detail=f"orders answered {answer.status}")
-    order: dict[str, Any] = answer.body
-    return {
-        k: order[k]
-        for k in (
-            "order_id",
-            "status",
-            "items",
-            "total_cents",
-            "created_at",
-            "timeline",
-            "trace_id",
-        )
-    }
+async def get_order(order_id: OrderId, deps: StorefrontDep) -> CustomerOrder:
+    try:
+        order = await deps.orders.get(f"/orders/{order_id}", OrderView)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise NotFound(f"no order {order_id}") from exc
+        raise
+    return CustomerOrder.model_validate(order, from_attributes=True)

@@ -1,12 +1,15 @@
+"""What the storefront's routes are given."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from junction.http import ServiceClient
-from junction.web import InflightLimit
+from junction.client import ServiceCalls
+from junction.web.app import from_app_state
+from junction.web.middleware import InflightLimit
 from storefront.handlers import Requests
 from storefront.settings import StorefrontSettings
 
@@ -15,16 +18,10 @@ from storefront.settings import StorefrontSettings
 class StorefrontDeps:
     settings: StorefrontSettings
     requests: Requests
-    orders: ServiceClient
-    inventory: ServiceClient
-    payments: ServiceClient
+    orders: ServiceCalls
+    inventory: ServiceCalls
+    payments: ServiceCalls
     admission: InflightLimit
 
 
-async def get_deps(request: Request) -> StorefrontDeps:
-    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool.
-    deps: StorefrontDeps = request.app.state.deps
-    return deps
-
-
-StorefrontDep = Annotated[StorefrontDeps, Depends(get_deps)]
+StorefrontDep = Annotated[StorefrontDeps, Depends(from_app_state(StorefrontDeps))]

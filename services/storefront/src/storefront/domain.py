@@ -1,4 +1,4 @@
-"""Checkout answers and idempotency records. Pure rules, no I/O."""
+"""The checkout's outcomes and idempotency records. Pure rules, no I/O."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from junction.store import Aggregate
+from pydantic import BaseModel
+
+from junction.errors import Conflict, DomainError, Invalid
+from junction.store.aggregates import Aggregate
 
 ORDER_ID_NAMESPACE = uuid.UUID("5d8f0c7e-1b1e-4c55-9d38-8a2b6f3b9c11")
 
@@ -28,7 +31,41 @@ def fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+class CheckoutAccepted(BaseModel):
+    """The order is placed and paid (201)."""
+
+    order_id: str
+    status: str
+    payment_status: str
+    total_cents: int
+
+
+class PaymentDeclined(DomainError):
+    status = 402
+    code = "payment_declined"
+
+
+class IdempotencyKeyReused(Invalid):
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this Idempotency-Key was used with a different request body", field="Idempotency-Key"
+        )
+
+
+class RequestInProgress(Conflict):
+    code = "request_in_progress"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a request with this Idempotency-Key is still being processed; retry shortly"
+        )
+
+
 class IdempotentRequest(Aggregate):
+    """The first answer to a request with an Idempotency-Key, as it was given."""
+
     fingerprint: str
     started_at: datetime
     status_code: int | None = None

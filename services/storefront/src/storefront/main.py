@@ -4,32 +4,52 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from junction.runtime import ServiceRuntime
-from junction.store import AggregateStore
-from junction.web import InflightLimit
-from storefront import api
+from junction.client import ServiceCalls
+from junction.service import ServiceRuntime
+from junction.store.aggregates import AggregateStore
+from junction.store.bucket import KeyValueBucket
+from junction.web.middleware import InflightLimit
+from storefront import api, asyncapi
 from storefront.deps import StorefrontDeps
 from storefront.domain import IdempotentRequest
 from storefront.settings import StorefrontSettings
 
 
+def build_deps(
+    settings: StorefrontSettings,
+    bucket: KeyValueBucket,
+    *,
+    orders: ServiceCalls,
+    inventory: ServiceCalls,
+    payments: ServiceCalls,
+) -> StorefrontDeps:
+    """The service's dependencies, from its settings, bucket and downstream clients."""
+    return StorefrontDeps(
+        settings=settings,
+        requests=AggregateStore(
+            bucket, IdempotentRequest, prefix="idem", cas_attempts=settings.cas_attempts
+        ),
+        orders=orders,
+        inventory=inventory,
+        payments=payments,
+        admission=InflightLimit("checkouts", settings.max_inflight_checkouts),
+    )
+
+
 def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
     settings = settings or StorefrontSettings()
     runtime = ServiceRuntime(settings)
-    app = runtime.http_app(api.router, title="Junction storefront")
+    app = runtime.http_app(api.router, asyncapi.router, title="Junction storefront")
 
     async def start(rt: ServiceRuntime) -> None:
         # Idempotency keys are remembered for a day, then the bucket forgets them.
-        kv = await rt.bucket(settings.bucket, ttl=settings.idempotency_ttl_seconds)
-        app.state.deps = StorefrontDeps(
-            settings=settings,
-            requests=AggregateStore(
-                kv, IdempotentRequest, prefix="idem", cas_attempts=settings.cas_attempts
-            ),
+        bucket = await rt.bucket(settings.bucket, ttl=settings.idempotency_ttl_seconds)
+        app.state.deps = build_deps(
+            settings,
+            bucket,
             orders=rt.client("orders", settings.orders_url),
             inventory=rt.client("inventory", settings.inventory_url),
             payments=rt.client("payments", settings.payments_url),
-            admission=InflightLimit("checkouts", settings.max_inflight_checkouts),
         )
 
     runtime.on_startup(start)

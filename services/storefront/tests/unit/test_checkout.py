@@ -1,31 +1,22 @@
+"""The checkout use case with fake downstream services and an in-memory store."""
+
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from junction.http import Response
-from junction.store import AggregateStore
-from junction_devtools.fakes import FakeKV
+from junction.contracts.common import LineItem, OrderLine
+from junction.contracts.orders import OrderStatus, OrderView
+from junction.contracts.payments import PaymentStatus, PaymentView
+from junction.store.aggregates import AggregateStore
+from junction_devtools.fakes import FakeKV, FakeService
 from storefront import handlers
-from storefront.domain import IdempotentRequest, order_id_for
+from storefront.domain import IdempotencyKeyReused, IdempotentRequest, order_id_for
 
 pytestmark = pytest.mark.unit
 
-
-class FakeService:
-    """Answers like orders/payments would; records every call."""
-
-    def __init__(self, answers: dict[str, Response]) -> None:
-        self.answers = answers
-        self.calls: list[tuple[str, Any]] = []
-
-    async def post(self, path: str, body: Any, *, idempotent: bool) -> Response:
-        self.calls.append((path, body))
-        return self.answers[path]
-
-
-ORDER = {"order_id": "x", "status": "PENDING_PAYMENT", "total_cents": 300}
 CMD = handlers.Checkout(
-    customer_email="c@example.com", items=[{"sku": "A", "quantity": 1}], payment_token="tok_visa"
+    customer_email="c@example.com", items=[LineItem(sku="A", quantity=1)], payment_token="tok_visa"
 )
 BODY = {
     "customer_email": "c@example.com",
@@ -34,11 +25,25 @@ BODY = {
 }
 
 
-def services(payment: str = "approved") -> tuple[FakeService, FakeService]:
-    return (
-        FakeService({"/orders": Response(201, ORDER)}),
-        FakeService({"/payments": Response(201, {"status": payment})}),
+def order(order_id: str = "x") -> OrderView:
+    return OrderView(
+        order_id=order_id,
+        status=OrderStatus.PENDING_PAYMENT,
+        items=[OrderLine(sku="A", quantity=1, price_cents=300)],
+        total_cents=300,
+        customer_email="c@example.com",
+        created_at=datetime(2026, 11, 30, 9, tzinfo=UTC),
+        timeline=[],
+        trace_id=None,
     )
+
+
+def services(payment: PaymentStatus = PaymentStatus.APPROVED) -> tuple[FakeService, FakeService]:
+    orders, payments = FakeService(), FakeService()
+    orders.answer("POST", "/orders", order())
+    paid = PaymentView(order_id="x", status=payment, amount_cents=300, decline_reason=None)
+    payments.answer("POST", "/payments", paid)
+    return orders, payments
 
 
 async def run(
@@ -49,13 +54,7 @@ async def run(
     payments: FakeService,
 ) -> handlers.Answer:
     return await handlers.idempotent_checkout(
-        CMD,
-        body,
-        key,
-        requests=store,
-        orders=orders,
-        payments=payments,  # type: ignore[arg-type]
-        lease_seconds=30,
+        CMD, body, key, requests=store, orders=orders, payments=payments, lease_seconds=30
     )
 
 
@@ -67,20 +66,24 @@ async def test_approved_payment_answers_201() -> None:
     orders, payments = services()
     answer = await run(None, BODY, store(), orders, payments)
     assert answer.status == 201 and answer.body["payment_status"] == "approved"
+    assert list(answer.body) == ["order_id", "status", "payment_status", "total_cents", "trace_id"]
 
 
 async def test_declined_payment_answers_402_with_the_order() -> None:
-    orders, payments = services("declined")
+    orders, payments = services(PaymentStatus.DECLINED)
     answer = await run("k", BODY, store(), orders, payments)
     assert answer.status == 402 and answer.body["order_id"] == order_id_for("k")
+    assert answer.body["error"] == "payment_declined"
 
 
 async def test_out_of_stock_is_passed_through_and_nothing_is_charged() -> None:
-    orders = FakeService({"/orders": Response(409, {"error": "out_of_stock", "skus": ["A"]})})
-    payments = FakeService({})
+    orders, payments = FakeService(), FakeService()
+    refusal = {"error": "out_of_stock", "skus": ["A"], "message": "not enough stock for A"}
+    orders.answer("POST", "/orders", (409, refusal))
     answer = await run("k", BODY, store(), orders, payments)
-    assert answer.status == 409 and answer.body["skus"] == ["A"]
-    assert payments.calls == []
+    assert answer.status == 409
+    assert answer.body == {**refusal, "trace_id": None}  # as inventory said it
+    assert payments.sent == []
 
 
 async def test_a_repeated_key_returns_the_first_answer_and_calls_nothing() -> None:
@@ -89,15 +92,16 @@ async def test_a_repeated_key_returns_the_first_answer_and_calls_nothing() -> No
     first = await run("k", BODY, requests, orders, payments)
     again = await run("k", BODY, requests, orders, payments)
     assert again == first
-    assert len(orders.calls) == 1 and len(payments.calls) == 1
+    assert len(orders.sent) == 1 and len(payments.sent) == 1
 
 
 async def test_a_key_reused_with_another_body_is_refused() -> None:
     requests = store()
     orders, payments = services()
     await run("k", BODY, requests, orders, payments)
-    answer = await run("k", {**BODY, "payment_token": "tok_declined"}, requests, orders, payments)
-    assert answer.status == 422 and answer.body["field"] == "Idempotency-Key"
+    with pytest.raises(IdempotencyKeyReused) as refused:
+        await run("k", {**BODY, "payment_token": "tok_declined"}, requests, orders, payments)
+    assert refused.value.details == {"field": "Idempotency-Key"}
 
 
 def test_the_same_key_always_names_the_same_order() -> None:

@@ -1,25 +1,26 @@
-"""In-memory stand-ins for unit tests (integration tests use a real nats-server)."""
+"""In-memory stand-ins for unit and route tests, each meeting the protocol the production
+code is written against (integration tests use a real nats-server)."""
 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from email.message import Message
+from typing import Any, TypeVar
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from pydantic import BaseModel
 
-from junction.events import Event
+from junction.client import ErrorBody, ServiceError
+from junction.contracts.events import E, EventEnvelope
+from junction.messaging.dead_letters import Delivery
+from junction.store.bucket import Entry, RevisionMismatch
 
-
-@dataclass
-class FakeEntry:
-    key: str
-    value: bytes | None
-    revision: int | None
+M = TypeVar("M", bound=BaseModel)
 
 
 class FakeKV:
-    """The subset of nats-py's KeyValue that junction.store uses, with real CAS semantics."""
+    """A `KeyValueBucket` in memory, with real compare-and-set semantics."""
 
     def __init__(self) -> None:
         self.data: dict[str, tuple[bytes, int]] = {}
@@ -27,12 +28,12 @@ class FakeKV:
         self.writes = 0
         self.reads = 0
 
-    async def get(self, key: str) -> FakeEntry:
+    async def get(self, key: str) -> Entry | None:
         self.reads += 1
         if key not in self.data:
-            raise KeyNotFoundError
-        value, rev = self.data[key]
-        return FakeEntry(key, value, rev)
+            return None
+        value, revision = self.data[key]
+        return Entry(value, revision)
 
     def _put(self, key: str, value: bytes) -> int:
         self._seq += 1
@@ -42,18 +43,16 @@ class FakeKV:
 
     async def create(self, key: str, value: bytes) -> int:
         if key in self.data:
-            raise KeyWrongLastSequenceError
+            raise RevisionMismatch(key)
         return self._put(key, value)
 
-    async def update(self, key: str, value: bytes, last: int | None = None) -> int:
-        current = self.data.get(key, (b"", 0))[1]
-        if last is not None and last != current:
-            raise KeyWrongLastSequenceError
+    async def update(self, key: str, value: bytes, *, last: int) -> int:
+        if self.data.get(key, (b"", 0))[1] != last:
+            raise RevisionMismatch(key)
         return self._put(key, value)
 
-    async def delete(self, key: str) -> bool:
+    async def delete(self, key: str) -> None:
         self.data.pop(key, None)
-        return True
 
     async def keys_matching(self, pattern: str) -> list[str]:
         glob = pattern.replace(">", "*")
@@ -61,16 +60,18 @@ class FakeKV:
 
 
 class RecordingPublisher:
-    """An EventPublisher that keeps what it was given."""
+    """An `EventPublisher` that keeps what it was given."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        self.events: list[EventEnvelope] = []
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: EventEnvelope) -> None:
         self.events.append(event)
 
 
 class RecordingMailer:
+    """A `Mailer` that keeps what it was given, failing the first `fail_times` sends."""
+
     def __init__(self, fail_times: int = 0) -> None:
         self.sent: list[Message] = []
         self.fail_times = fail_times
@@ -82,23 +83,32 @@ class RecordingMailer:
         self.sent.append(message)
 
 
+@dataclass
+class FakeMetadata:
+    num_delivered: int
+    stream: str = "TEST"
+    sequence: Any = None
+
+
 class FakeMsg:
-    """A delivered JetStream message for unit tests: records how it was settled."""
+    """A delivered JetStream message (a `Delivery`) that records how it was settled."""
 
-    @dataclass
-    class _Metadata:
-        num_delivered: int
-
-    def __init__(self, event: Event | bytes, *, subject: str = "", deliveries: int = 1) -> None:
-        if isinstance(event, Event):
+    def __init__(
+        self, event: EventEnvelope | bytes, *, subject: str = "", deliveries: int = 1
+    ) -> None:
+        if isinstance(event, EventEnvelope):
             self.data = event.model_dump_json().encode()
             self.subject = subject or event.subject
         else:
             self.data = event
             self.subject = subject
-        self.headers: dict[str, str] = {}
-        self.metadata = self._Metadata(num_delivered=deliveries)
+        self.headers: dict[str, str] | None = {}
+        self._metadata = FakeMetadata(num_delivered=deliveries)
         self.settled: list[str] = []
+
+    @property
+    def metadata(self) -> FakeMetadata:
+        return self._metadata
 
     async def ack(self) -> None:
         self.settled.append("ack")
@@ -111,10 +121,67 @@ class FakeMsg:
 
 
 class RecordingDeadLetters:
-    """A DeadLetters that keeps (subject, consumer, reason) instead of publishing."""
+    """A `DeadLetterSink` that keeps (subject, consumer, reason) instead of publishing."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
 
-    async def send(self, raw: FakeMsg, *, consumer: str, reason: str) -> None:
+    async def send(self, raw: Delivery, *, consumer: str, reason: str) -> None:
         self.sent.append((raw.subject, consumer, reason))
+
+
+@dataclass
+class Subscriptions:
+    """A `Subscribe` that records what a service's `subscribers.register` asks for."""
+
+    handlers: dict[type[EventEnvelope], Callable[[Any], Awaitable[None]]] = field(
+        default_factory=dict
+    )
+    max_ack_pending: dict[type[EventEnvelope], int | None] = field(default_factory=dict)
+
+    def __call__(
+        self,
+        event: type[E],
+        handler: Callable[[E], Awaitable[None]],
+        *,
+        max_ack_pending: int | None = None,
+    ) -> None:
+        self.handlers[event] = handler
+        self.max_ack_pending[event] = max_ack_pending
+
+    async def deliver(self, event: EventEnvelope) -> None:
+        """Hand `event` to the handler registered for its type."""
+        await self.handlers[type(event)](event)
+
+
+Route = tuple[str, str]
+
+
+class FakeService:
+    """A `ServiceCalls` downstream: answers by (method, path) from a table, keeps the
+    requests it was sent. An answer is a model (2xx) or (status, error body) (4xx); a path
+    without one is answered 404, as a service answers a resource it does not have."""
+
+    def __init__(self) -> None:
+        self.answers: dict[Route, BaseModel | tuple[int, dict[str, Any]]] = {}
+        self.sent: list[tuple[str, str, BaseModel | None]] = []
+
+    def answer(self, method: str, path: str, with_: BaseModel | tuple[int, dict[str, Any]]) -> None:
+        self.answers[(method, path)] = with_
+
+    async def get(self, path: str, answer: type[M]) -> M:
+        self.sent.append(("GET", path, None))
+        return self._reply("GET", path, answer)
+
+    async def post(self, path: str, body: BaseModel, answer: type[M], *, idempotent: bool) -> M:
+        self.sent.append(("POST", path, body))
+        return self._reply("POST", path, answer)
+
+    def _reply(self, method: str, path: str, answer: type[M]) -> M:
+        given = self.answers.get(
+            (method, path), (404, {"error": "not_found", "message": f"no {path}"})
+        )
+        if isinstance(given, tuple):
+            status, body = given
+            raise ServiceError("fake", status, ErrorBody.model_validate(body))
+        return answer.model_validate(given.model_dump())

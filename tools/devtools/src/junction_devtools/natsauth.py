@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from junction.events import STREAM_OF_SOURCE
+from junction.contracts.catalogue import STREAM_OF_SOURCE
 
 # What each service consumes (stream names) and owns (event stream, KV bucket).
 CONSUMES = {

@@ -71,10 +71,9 @@ def nats_server_binary() -> str:
 def nats_config(
     store_dir: Path, port: int, monitor_port: int, *, name: str = "junction-local", extra: str = ""
 ) -> str:
-    """A local node. Every acknowledged write is synced to disk (`sync_interval: always`), as
-    DESIGN.md asks of single-node servers. Under checkout load on this machine that costs
-    the server about a third of its CPU against its default (sync every two minutes; a
-    killed nats-server still loses nothing, an OS crash could)."""
+    """A local node. Every acknowledged write is synced to disk (`sync_interval: always`):
+    a single node has no replica to recover an acknowledged write from
+    (docs/decisions/0005-sync-interval.md)."""
     return (
         f"server_name: {name}\n"
         f"listen: 127.0.0.1:{port}\n"

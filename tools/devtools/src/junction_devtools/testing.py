@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import nats
 import pytest
+from fastapi import APIRouter, FastAPI
 from nats.aio.client import Client
 
+from junction.config import ServiceSettings
+from junction.web.app import AlwaysReady, build_app
 from junction_devtools.platform import free_ports, http_ok, nats_config, nats_server_binary
 
 if TYPE_CHECKING:
@@ -98,3 +102,22 @@ async def asgi_call(
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     answer_headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
     return start["status"], answer_headers, json.loads(body) if body else None
+
+
+def service_app(*routers: APIRouter, deps: object, settings: ServiceSettings) -> FastAPI:
+    """A service's HTTP app as it serves, without its runtime: the routes, error answers
+    and middleware, with `deps` built from fakes (route tests)."""
+    app = build_app(
+        routers,
+        title=f"test {settings.service_name}",
+        version=settings.service_version,
+        readiness=AlwaysReady(),
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.state.deps = deps
+    return app
+
+
+def http_client(app: FastAPI) -> httpx.AsyncClient:
+    """An HTTP client that calls `app` in this process (no server, no lifespan)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")

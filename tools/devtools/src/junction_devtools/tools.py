@@ -50,3 +50,31 @@ def _tool(name: str) -> str:
                 path.write_bytes(data)
                 path.chmod(0o755)
     return str(target)
+
+
+ASYNCAPI_SPECS_PACKAGE = "@asyncapi/specs@6.11.1"
+
+
+def asyncapi_schema(version: str = "3.0.0") -> Path:
+    """The official AsyncAPI JSON schema for `version` (from the npm package
+    @asyncapi/specs, fetched into .tools/ on first use)."""
+    target = ROOT / ".tools" / "asyncapi" / f"{version}.json"
+    if target.exists():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(f"npm is missing to fetch {ASYNCAPI_SPECS_PACKAGE}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [npm, "pack", "--silent", ASYNCAPI_SPECS_PACKAGE],
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+        )
+        tarball = next(Path(tmp).glob("*.tgz"))
+        with tarfile.open(tarball) as tar:
+            member = tar.getmember(f"package/schemas/{version}.json")
+            tar.extractall(tmp, members=[member], filter="data")
+        shutil.copy(Path(tmp) / "package" / "schemas" / f"{version}.json", target)
+    return target

@@ -6,7 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tools.junctionctl.tests.fake_kube import Cluster, FakeKube, deployment, job, pod, pod_template
+from tools.junctionctl.tests.integration.fake_kube import (
+    Cluster,
+    FakeKube,
+    deployment,
+    job,
+    pod,
+    pod_template,
+)
 from typer.testing import CliRunner
 
 from junctionctl.cli import app

@@ -1,7 +1,6 @@
 """The micro-measurements run (a few iterations, no thresholds), so they cannot rot."""
 
 import pytest
-
 from bench import micro
 
 pytestmark = pytest.mark.unit

@@ -1,22 +1,25 @@
-"""The one HTTP client wrapper for service-to-service calls.
+"""The one HTTP client for service-to-service calls, with typed answers.
 
 Every call has a timeout (bounded by the caller's propagated deadline), goes through a
 circuit breaker per downstream, and is retried with jittered backoff only when the caller
-says it is idempotent. With telemetry on, each attempt is a CLIENT span whose context travels
-in the W3C `traceparent` header.
+says it is idempotent. A 2xx answer is parsed into the model the caller names; a 4xx answer
+raises `ServiceError` with the callee's error body; anything else (no answer in time, 5xx,
+the breaker open) raises `DependencyUnavailable`. With telemetry on, each attempt is a
+CLIENT span whose context travels in the W3C `traceparent` header.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 from opentelemetry import propagate, trace
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
+from pydantic import BaseModel, ConfigDict, ValidationError
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -25,7 +28,7 @@ from tenacity import (
 )
 
 from junction.deadline import DEADLINE_HEADER, remaining_seconds
-from junction.errors import DependencyUnavailable
+from junction.errors import DependencyUnavailable, JunctionError, Refused
 from junction.telemetry import traced
 
 if TYPE_CHECKING:
@@ -33,15 +36,46 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+M = TypeVar("M", bound=BaseModel)
+
+
+class ErrorBody(BaseModel):
+    """A service's error answer: `error` and `message`, and whatever details it gives."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = "error"
+    message: str = ""
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ServiceError(JunctionError):
+    """A downstream service refused the request (4xx) with this error body."""
+
+    def __init__(self, service: str, status: int, body: ErrorBody) -> None:
+        super().__init__(f"{service} answered {status}: {body.error}: {body.message}")
+        self.service = service
+        self.status = status
+        self.body = body
+
+    def refusal(self) -> Refused:
+        """This refusal, to pass on to our own caller as it was given."""
+        return Refused(self.status, self.body.error, self.body.message, **self.body.details)
+
+
+class ServiceCalls(Protocol):
+    """What a use case needs of a downstream service (a `ServiceClient`, or a fake)."""
+
+    async def get(self, path: str, answer: type[M]) -> M: ...
+
+    async def post(self, path: str, body: BaseModel, answer: type[M], *, idempotent: bool) -> M: ...
+
 
 class TransientHttpError(Exception):
     """A failure worth retrying: connection error, timeout or a 502/503/504 answer."""
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: Any
 
 
 @dataclass(frozen=True)
@@ -50,6 +84,12 @@ class ClientPolicy:
     retry_attempts: int
     breaker_threshold: int
     breaker_reset_seconds: float
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    status: int
+    body: bytes
 
 
 class ServiceClient:
@@ -77,20 +117,36 @@ class ServiceClient:
             "server.port": url.port or 80,
         }
 
-    async def get(self, path: str) -> Response:
-        return await self.request("GET", path, idempotent=True)
+    async def get(self, path: str, answer: type[M]) -> M:
+        return self._parse(await self.request("GET", path, idempotent=True), answer)
 
-    async def post(self, path: str, body: Any, *, idempotent: bool) -> Response:
-        return await self.request("POST", path, json=body, idempotent=idempotent)
+    async def post(self, path: str, body: BaseModel, answer: type[M], *, idempotent: bool) -> M:
+        payload = body.model_dump_json(exclude_none=True).encode()
+        raw = await self.request("POST", path, body=payload, idempotent=idempotent)
+        return self._parse(raw, answer)
+
+    def _parse(self, raw: RawAnswer, answer: type[M]) -> M:
+        if 200 <= raw.status < 300:
+            try:
+                return answer.model_validate_json(raw.body)
+            except ValidationError as exc:
+                raise DependencyUnavailable(self.name, f"unexpected answer: {exc}") from exc
+        if 400 <= raw.status < 500:
+            try:
+                error = ErrorBody.model_validate_json(raw.body or b"{}")
+            except ValidationError:
+                error = ErrorBody(message=raw.body[:200].decode(errors="replace"))
+            raise ServiceError(self.name, raw.status, error)
+        raise DependencyUnavailable(self.name, f"answered {raw.status}")
 
     async def request(
-        self, method: str, path: str, *, json: Any = None, idempotent: bool
-    ) -> Response:
+        self, method: str, path: str, *, body: bytes | None = None, idempotent: bool
+    ) -> RawAnswer:
         """Send one request; DependencyUnavailable when the service cannot answer in time."""
         attempts = self._policy.retry_attempts if idempotent else 1
         try:
             # The first attempt goes straight out; the retry policy is built only when needed.
-            return await self._send_once(method, path, json)
+            return await self._send_once(method, path, body)
         except TransientHttpError as exc:
             if attempts == 1:
                 raise DependencyUnavailable(self.name, str(exc)) from exc
@@ -104,14 +160,14 @@ class ServiceClient:
                 reraise=True,
             ):
                 with attempt:
-                    return await self._send_once(method, path, json)
+                    return await self._send_once(method, path, body)
         except TransientHttpError as exc:
             raise DependencyUnavailable(self.name, str(exc)) from exc
         except OpenedState as exc:
             raise DependencyUnavailable(self.name, "circuit breaker open") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send_once(self, method: str, path: str, json: Any) -> Response:
+    async def _send_once(self, method: str, path: str, body: bytes | None) -> RawAnswer:
         timeout = self._policy.timeout_seconds
         budget = remaining_seconds()
         if budget is not None:
@@ -125,6 +181,8 @@ class ServiceClient:
                 ttl=self._policy.breaker_reset_seconds,
             )
         headers = {DEADLINE_HEADER: str(int(timeout * 1000))}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         url = f"{self._base_url}{path}"
         async with self._breaker:
             with traced(
@@ -140,22 +198,22 @@ class ServiceClient:
             ) as span:
                 if self._tracer is not None:
                     propagate.inject(headers)
-                return await self._exchange(method, url, json, headers, timeout, span)
+                return await self._exchange(method, url, body, headers, timeout, span)
 
     async def _exchange(
         self,
         method: str,
         url: str,
-        json: Any,
+        body: bytes | None,
         headers: dict[str, str],
         timeout: float,
         span: trace.Span | None,
-    ) -> Response:
+    ) -> RawAnswer:
         try:
             async with self._session.request(
                 method,
                 url,
-                json=json,
+                data=body,
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 headers=headers,
             ) as resp:
@@ -165,7 +223,6 @@ class ServiceClient:
                         span.set_status(trace.StatusCode.ERROR)
                 if resp.status in (502, 503, 504):
                     raise TransientHttpError(f"{self.name} answered {resp.status}")
-                body = await resp.json(content_type=None) if resp.content_length != 0 else None
-                return Response(resp.status, body)
+                return RawAnswer(resp.status, await resp.read())
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientHttpError(f"{type(exc).__name__}: {exc}") from exc

@@ -1,7 +1,23 @@
+"""The order's status machine and timeline, driven by the typed events of other services."""
+
 import pytest
 
-from junction.events import Event
-from orders.domain import Order, OrderLine, OrderStatus
+from junction.contracts.common import OrderLine
+from junction.contracts.events import (
+    EmailSent,
+    NoData,
+    NotificationSent,
+    OrderCancelled,
+    ReservationExpired,
+)
+from junction.contracts.orders import OrderStatus
+from junction_devtools.samples import (
+    payment_failed,
+    payment_succeeded,
+    stock_committed,
+    stock_released,
+)
+from orders.domain import Order
 
 pytestmark = pytest.mark.unit
 
@@ -10,8 +26,9 @@ def placed() -> Order:
     return Order.place("o1", "c@example.com", [OrderLine(sku="A", quantity=2, price_cents=150)])
 
 
-def event(type_: str, source: str, **data: object) -> Event:
-    return Event(type=type_, source=source, order_id="o1", data=data)  # type: ignore[arg-type]
+def receipt_sent() -> NotificationSent:
+    data = EmailSent(kind="receipt", message_id="<o1.receipt@x>", to="c@example.com")
+    return NotificationSent(order_id="o1", data=data)
 
 
 def test_a_placed_order_waits_for_payment_and_announces_itself() -> None:
@@ -19,15 +36,16 @@ def test_a_placed_order_waits_for_payment_and_announces_itself() -> None:
     assert order.status is OrderStatus.PENDING_PAYMENT and order.total_cents == 300
     assert [e.event for e in order.timeline] == ["order_created", "stock_reserved"]
     assert [e.type for e in order.outbox] == ["OrderCreated"]
+    assert order.outbox[0].data == order.summary()
 
 
 def test_happy_path_reaches_confirmed_with_a_full_timeline() -> None:
     order = placed()
-    order.apply(event("PaymentSucceeded", "payments"))
-    assert order.status is OrderStatus.PAID
-    order.apply(event("StockCommitted", "inventory"))
-    order.apply(event("NotificationSent", "notifications", kind="receipt"))
-    assert order.status is OrderStatus.CONFIRMED
+    order.apply(payment_succeeded("o1"))
+    paid = order.status
+    order.apply(stock_committed("o1"))
+    order.apply(receipt_sent())
+    assert (paid, order.status) == (OrderStatus.PAID, OrderStatus.CONFIRMED)
     assert [e.event for e in order.timeline][2:] == [
         "payment_approved",
         "stock_committed",
@@ -39,7 +57,7 @@ def test_happy_path_reaches_confirmed_with_a_full_timeline() -> None:
 
 def test_a_redelivered_event_changes_nothing_twice() -> None:
     order = placed()
-    committed = event("StockCommitted", "inventory")
+    committed = stock_committed("o1")
     assert order.apply(committed)
     assert not order.apply(committed)
     assert [e.type for e in order.outbox].count("OrderConfirmed") == 1
@@ -47,18 +65,19 @@ def test_a_redelivered_event_changes_nothing_twice() -> None:
 
 def test_release_cancels_and_terminal_states_stick() -> None:
     order = placed()
-    order.apply(event("PaymentFailed", "payments"))
-    order.apply(event("StockReleased", "inventory", reason="payment_declined"))
+    order.apply(payment_failed("o1"))
+    order.apply(stock_released("o1", reason="payment_declined"))
     assert order.status is OrderStatus.CANCELLED
-    order.apply(event("StockCommitted", "inventory"))
+    order.apply(stock_committed("o1"))
     assert order.status is OrderStatus.CANCELLED
-    cancelled = [e for e in order.outbox if e.type == "OrderCancelled"]
-    assert len(cancelled) == 1 and cancelled[0].data["reason"] == "payment_declined"
+    cancelled = [e for e in order.outbox if isinstance(e, OrderCancelled)]
+    assert len(cancelled) == 1 and cancelled[0].data.reason == "payment_declined"
+    assert cancelled[0].data.items == order.items
 
 
 def test_expiry_is_on_the_timeline() -> None:
     order = placed()
-    order.apply(event("ReservationExpired", "inventory"))
-    order.apply(event("StockReleased", "inventory", reason="expired"))
+    order.apply(ReservationExpired(order_id="o1", data=NoData()))
+    order.apply(stock_released("o1", reason="expired"))
     assert order.status is OrderStatus.CANCELLED
     assert "reservation_expired" in [e.event for e in order.timeline]

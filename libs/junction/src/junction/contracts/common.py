@@ -1,4 +1,4 @@
-"""Wire types that more than one service speaks."""
+"""Wire types that more than one contract uses."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ MAX_QUANTITY = 1000
 
 
 class LineItem(BaseModel):
+    """What a customer asks for: a SKU and how many."""
+
     model_config = ConfigDict(extra="forbid")
 
     sku: Sku
@@ -21,6 +23,16 @@ class LineItem(BaseModel):
 
 
 Items = Annotated[list[LineItem], Field(min_length=1, max_length=MAX_ITEMS)]
+
+
+class OrderLine(BaseModel):
+    """A line of an order or a reservation, priced when the stock was reserved."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sku: str
+    quantity: int
+    price_cents: int
 
 
 def merge_lines(items: list[LineItem]) -> dict[str, int]:

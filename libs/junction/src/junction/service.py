@@ -1,5 +1,5 @@
-"""One way to start a service: NATS connection, streams, buckets, subscribers, HTTP app,
-health, graceful shutdown."""
+"""One way to run a service: its NATS connection, streams, buckets, consumers, outbox
+relays, downstream clients and HTTP app, started in order and stopped gracefully."""
 
 from __future__ import annotations
 
@@ -7,42 +7,53 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import uvicorn
 from fastapi import APIRouter, FastAPI
-from faststream.nats import NatsBroker
-from faststream.nats.security import NatsUserPassword
-from nats.js import api
-from nats.js.errors import BucketNotFoundError
-from nats.js.kv import KeyValue
 from purgatory import AsyncCircuitBreakerFactory
-from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
+from starlette.middleware import Middleware
 
+from junction.client import ClientPolicy, ServiceClient
 from junction.config import ServiceSettings
-from junction.events import DEAD_LETTERS, StreamSpec
-from junction.http import ClientPolicy, ServiceClient
+from junction.connection import connect, declare_streams, make_broker, wait_for_streams
+from junction.contracts.catalogue import CONSUMERS, DEAD_LETTERS, StreamSpec
+from junction.contracts.events import E, event_type
 from junction.logs import setup_logging
-from junction.messaging import (
-    DeadLetters,
-    EventConsumer,
-    EventHandler,
-    JetStreamPublisher,
-    declare_streams,
-    stream_exists,
-    subscribe,
-)
-from junction.outbox import OutboxRelay
-from junction.telemetry import ServerSpans, setup_telemetry
-from junction.web import install_http_basics
+from junction.messaging.consumer import EventConsumer, durable_consumer
+from junction.messaging.dead_letters import DeadLetters
+from junction.messaging.publisher import JetStreamPublisher
+from junction.store.bucket import NatsBucket, open_bucket
+from junction.store.outbox import OutboxRelay
+from junction.telemetry import setup_telemetry
+from junction.web.app import build_app
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.js import JetStreamContext
 
 logger = logging.getLogger(__name__)
 
-PROBE_PATHS = frozenset({"/healthz", "/readyz"})  # not traced: probes, every few seconds
+# Services the catalogue knows: each may consume only what it is listed for.
+PLATFORM_SERVICES = frozenset({"storefront"} | {s for c in CONSUMERS.values() for s in c})
 
 Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+class Subscribe(Protocol):
+    """Register a handler for one event type (what a service's `subscribers.register`
+    is given: `ServiceRuntime.subscribe`, or a recorder in tests)."""
+
+    def __call__(
+        self,
+        event: type[E],
+        handler: Callable[[E], Awaitable[None]],
+        *,
+        max_ack_pending: int | None = None,
+    ) -> None: ...
 
 
 def tune_gc(young_threshold: int) -> None:
@@ -53,13 +64,7 @@ def tune_gc(young_threshold: int) -> None:
     longer walk it. Young collections run every `young_threshold` allocations instead of
     every 700: under load a request allocates hundreds of objects, and spans waiting in the
     export batch survive young collections and push older ones into full collections.
-    Measured with bench/'s HTTP hop (3 runs in turn, 6 s each, 32 clients): 3,150 req/s
-    with the collector as CPython sets it (`JUNCTION_GC_YOUNG_THRESHOLD=0`), 3,970 frozen
-    only (`=700`, CPython's own threshold), 4,530 frozen and at 10,000; with every trace
-    recorded 1,750, 1,850 and 1,920. The whole checkout (k6 at 40/s, two runs each way in
-    turn) showed no difference beyond the noise: 39.5 and 42.4 ms of CPU per checkout
-    untuned, 41.4 and 40.6 tuned. Every `make bench` variable reaches the services, so
-    `JUNCTION_GC_YOUNG_THRESHOLD=0 make bench` is the comparison.
+    Measured in docs/decisions/0003-gc-tuning.md.
     """
     if young_threshold <= 0:
         return
@@ -85,42 +90,26 @@ class ServiceRuntime:
         setup_logging(settings.service_name, settings.log_level, json_lines=settings.log_json)
         self.tracer_provider = setup_telemetry(settings)
         # Junction's own spans: server (telemetry.ServerSpans), publish and consume
-        # (messaging), service-to-service calls (http).
+        # (messaging), service-to-service calls (client).
         self.tracer = (
             self.tracer_provider.get_tracer("junction")
             if self.tracer_provider is not None
             else None
         )
-        self.broker = NatsBroker(
-            settings.nats_url.split(","),  # one URL, or every node of a cluster
-            security=(
-                NatsUserPassword(username=settings.nats_user, password=settings.nats_password)
-                if settings.nats_user and settings.nats_password
-                else None
-            ),
-            name=settings.service_name,
-            connect_timeout=int(max(1, settings.nats_connect_timeout_seconds)),
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=1,
-            # Shutdown budget, all within shutdown_grace_seconds: HTTP requests 1/2,
-            # in-flight messages 1/3, outbox flush 1/6.
-            graceful_timeout=settings.shutdown_grace_seconds / 3,
-            # Consumers run their own pull loops (messaging.EventConsumer); the broker
-            # connects and publishes, without dependency injection or per-message logging.
-            apply_types=False,
-            logger=None,
-        )
+        self.broker = make_broker(settings)
         self.publisher = JetStreamPublisher(self.broker, self.tracer)
         self.dead_letters = DeadLetters(self.broker)
         self.breakers = AsyncCircuitBreakerFactory(
             default_threshold=settings.breaker_threshold, default_ttl=settings.breaker_reset_seconds
         )
         self.ready = False
-        self.shutting_down = False
+        self._shutting_down = False
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
         self._startup_hooks: list[Hook] = []
         self._shutdown_hooks: list[Hook] = []
         self._relays: list[OutboxRelay] = []
-        self._consumers: list[EventConsumer] = []
+        self._consumers: list[EventConsumer[Any]] = []
         self._session: aiohttp.ClientSession | None = None
 
     # -- composition ---------------------------------------------------------------------
@@ -137,63 +126,48 @@ class ServiceRuntime:
 
     def subscribe(
         self,
-        source: str,
-        event_type: str,
-        handler: EventHandler,
+        event: type[E],
+        handler: Callable[[E], Awaitable[None]],
         *,
         max_ack_pending: int | None = None,
     ) -> None:
-        """Consume `event_type` events from `source`'s stream with `handler`."""
-        consumer = subscribe(
-            self.settings,
-            source=source,
-            event_type=event_type,
-            handler=handler,
-            dead_letters=self.dead_letters,
-            max_ack_pending=max_ack_pending,
-            tracer=self.tracer,
+        """Consume `event` with `handler`, through this service's durable consumer."""
+        name = event_type(event)
+        service = self.settings.service_name
+        if service in PLATFORM_SERVICES and service not in CONSUMERS[name]:
+            raise ValueError(
+                f"{self.settings.service_name} is not a consumer of {name} in "
+                "junction.contracts.catalogue.CONSUMERS: add it there first"
+            )
+        self._consumers.append(
+            durable_consumer(
+                self.settings,
+                event,
+                handler,
+                self.dead_letters,
+                max_ack_pending=max_ack_pending,
+                tracer=self.tracer,
+            )
         )
-        self._consumers.append(consumer)
 
     @property
-    def consumers(self) -> list[EventConsumer]:
+    def consumers(self) -> list[EventConsumer[Any]]:
         """The consumers registered with `subscribe`."""
         return list(self._consumers)
 
-    async def bucket(self, name: str, *, ttl: float | None = None) -> KeyValue:
-        """Open this service's KV bucket, creating it (file storage, replicas, and an entry
-        time-to-live when given) if needed.
+    @property
+    def jetstream(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError("not connected yet: open buckets in an on_startup hook")
+        return self._js
 
-        Reads are direct gets (`allow_direct`, as the NATS CLI and nats.go create buckets):
-        the server answers from the stream without its JSON API, and the client decodes no
-        base64 or JSON envelope (that decoding stood out in profiles under load).
-        """
-        js = self.broker.config.connection_state.stream
-        kv: KeyValue
-        try:
-            kv = await js.key_value(name)
-        except BucketNotFoundError:
-            kv = await js.create_key_value(
-                api.KeyValueConfig(
-                    bucket=name,
-                    history=1,
-                    storage=api.StorageType.FILE,
-                    replicas=self.settings.js_replicas,
-                    ttl=ttl,
-                    direct=True,
-                )
-            )
-            return kv
-        info = await js.stream_info(f"KV_{name}")
-        if not info.config.allow_direct:  # created by an earlier version
-            info.config.allow_direct = True
-            await js.update_stream(info.config)
-            kv = await js.key_value(name)
-        return kv
+    async def bucket(self, name: str, *, ttl: float | None = None) -> NatsBucket:
+        """Open this service's key-value bucket, creating it if needed."""
+        return await open_bucket(self.jetstream, name, replicas=self.settings.js_replicas, ttl=ttl)
 
-    def relay(self, kv: KeyValue) -> OutboxRelay:
-        """The outbox relay for one bucket (started and drained with the service)."""
-        relay = OutboxRelay(kv, self.publisher, cas_attempts=self.settings.cas_attempts)
+    def relay(self) -> OutboxRelay:
+        """An outbox relay (started and drained with the service); give it to the stores."""
+        relay = OutboxRelay(self.publisher)
         self._relays.append(relay)
         return relay
 
@@ -220,27 +194,21 @@ class ServiceRuntime:
     async def start(self) -> None:
         s = self.settings
         started = time.monotonic()
-        async for attempt in AsyncRetrying(
-            stop=stop_after_delay(s.streams_wait_seconds),
-            wait=wait_exponential(multiplier=0.1, max=2),
-            reraise=True,
-        ):
-            with attempt:
-                await self.broker.connect()
-        js = self.broker.config.connection_state.stream
+        self._nc = await connect(self.broker, s.streams_wait_seconds)
+        self._js = self._nc.jetstream()
         await declare_streams(
-            js,
+            self._js,
             [*self.owns, DEAD_LETTERS],
             replicas=s.js_replicas,
             duplicate_window=s.js_duplicate_window_seconds,
         )
-        await self._wait_for_streams([c.name for c in self.consumes])
+        await wait_for_streams(self._js, [c.name for c in self.consumes], s.streams_wait_seconds)
         for hook in self._startup_hooks:
             await hook(self)
         await self.broker.start()
         for consumer in self._consumers:
-            await consumer.declare(js)  # settings changed since the last run take effect
-            await consumer.start(js, self.broker.config.connection_state.connection)
+            await consumer.declare(self._js)  # settings changed since the last run take effect
+            await consumer.start(self._js, self._nc)
         for relay in self._relays:
             relay.start_sweeper(s.outbox_sweep_interval_seconds)
         tune_gc(s.gc_young_threshold)
@@ -249,20 +217,10 @@ class ServiceRuntime:
             "ready", extra={"port": s.port, "startup_s": round(time.monotonic() - started, 3)}
         )
 
-    async def _wait_for_streams(self, names: list[str]) -> None:
-        js = self.broker.config.connection_state.stream
-        deadline = time.monotonic() + self.settings.streams_wait_seconds
-        for name in names:
-            while not await stream_exists(js, name):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"stream {name} was not declared by its owner in time")
-                logger.info("waiting for stream", extra={"stream": name})
-                await asyncio.sleep(0.25)
-
     async def stop(self) -> None:
         """Readiness off, finish in-flight messages, flush the outbox, drain NATS."""
         self.ready = False
-        self.shutting_down = True
+        self._shutting_down = True
         grace = self.settings.shutdown_grace_seconds
         await asyncio.gather(*(c.stop(timeout=grace / 3) for c in self._consumers))
         for hook in self._shutdown_hooks:
@@ -279,16 +237,23 @@ class ServiceRuntime:
             self.tracer_provider.shutdown()
         logger.info("stopped")
 
+    @property
+    def shutting_down(self) -> bool:
+        return self._shutting_down
+
     def is_ready(self) -> bool:
-        if not self.ready:
-            return False
-        state = self.broker.config.connection_state
-        return bool(state) and bool(state.connection.is_connected)
+        return self.ready and self._nc is not None and bool(self._nc.is_connected)
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    def http_app(self, *routers: APIRouter, title: str | None = None) -> FastAPI:
-        """The service's FastAPI app: its routers, health, error handling, telemetry."""
+    def http_app(
+        self,
+        *routers: APIRouter,
+        title: str | None = None,
+        form_paths: frozenset[str] = frozenset(),
+        middleware: Sequence[Middleware] = (),
+    ) -> FastAPI:
+        """The service's FastAPI app, started and stopped with this runtime."""
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -298,19 +263,18 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        app = FastAPI(
+        app = build_app(
+            routers,
             title=title or f"junction {self.settings.service_name}",
             version=self.settings.service_version,
+            readiness=self,
+            max_body_bytes=self.settings.max_body_bytes,
+            tracer=self.tracer,
             lifespan=lifespan,
-            # Server spans come from junction.telemetry.ServerSpans (cheaper, see there).
-            telemetry={"tracing": False, "metrics": False, "logs": False},
+            form_paths=form_paths,
+            middleware=middleware,
         )
         app.state.runtime = self
-        install_http_basics(app, self)
-        for router in routers:
-            app.include_router(router)
-        if self.tracer is not None:  # outermost: X-Trace-Id and error bodies see its span
-            app.add_middleware(ServerSpans, tracer=self.tracer, exclude=PROBE_PATHS)
         return app
 
     def serve(self, app: FastAPI) -> None:

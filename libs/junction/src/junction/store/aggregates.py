@@ -1,8 +1,5 @@
-"""State in JetStream key-value buckets: compare-and-set writes, an outbox, processed-event ids.
-
-An aggregate and the events its change causes are written in one KV update (the outbox);
-the relay publishes them afterwards and clears them once JetStream has acknowledged them.
-"""
+"""Typed aggregates in a key-value bucket: compare-and-set writes, an outbox of the events
+each change causes, and the ids of the events already applied (idempotent consumers)."""
 
 from __future__ import annotations
 
@@ -12,21 +9,15 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.kv import KeyValue as NatsKeyValue
 from opentelemetry import propagate
 from pydantic import BaseModel, Field
 
+from junction.contracts.events import Event, EventEnvelope
 from junction.errors import ConcurrencyConflict
-from junction.events import Event
-
-if TYPE_CHECKING:
-    from nats.js.kv import KeyValue
-
-    from junction.outbox import OutboxRelay
+from junction.store.bucket import KeyValueBucket, RevisionMismatch
+from junction.store.outbox import OutboxRelay
 
 logger = logging.getLogger(__name__)
 
@@ -75,22 +66,6 @@ class KeyLocks:
         return lock
 
 
-async def keys_matching(kv: KeyValue, pattern: str) -> list[str]:
-    """Keys matching a subject pattern, listed by the server in one request.
-
-    Not nats-py's `keys()` (it reads every key and filters client-side) nor a watcher (its
-    end-of-values marker can arrive before values already in flight, returning too few).
-    """
-    if not isinstance(kv, NatsKeyValue):  # an in-memory stand-in in unit tests
-        stand_in: Any = kv
-        found: list[str] = await stand_in.keys_matching(pattern)
-        return found
-    # nats-py keeps the bucket's subject prefix ("$KV.<bucket>.") and stream private.
-    prefix = kv._pre
-    info = await kv._js.stream_info(kv._stream, subjects_filter=f"{prefix}{pattern}")
-    return sorted(subject.removeprefix(prefix) for subject in (info.state.subjects or {}))
-
-
 def stamp_trace(events: list[Event]) -> list[Event]:
     """Attach the current trace context to events that do not carry one yet."""
     carrier: dict[str, str] = {}
@@ -104,7 +79,7 @@ Mutation = Callable[[A | None], A | None]
 
 
 class AggregateStore(Generic[A]):
-    """Aggregates of one type under `prefix.` in one KV bucket.
+    """Aggregates of one type under `prefix.` in one bucket.
 
     Writes are compare-and-set on the entry's revision. The store remembers the last
     revision it read or wrote of recent keys, so a change to a key this process touched
@@ -115,7 +90,7 @@ class AggregateStore(Generic[A]):
 
     def __init__(
         self,
-        kv: KeyValue,
+        bucket: KeyValueBucket,
         model: type[A],
         *,
         prefix: str,
@@ -124,7 +99,7 @@ class AggregateStore(Generic[A]):
         locks: KeyLocks | None = None,
         remembered: int = 4096,
     ) -> None:
-        self._kv = kv
+        self._bucket = bucket
         self._model = model
         self._prefix = prefix
         self._relay = relay
@@ -132,6 +107,12 @@ class AggregateStore(Generic[A]):
         self._locks = locks or KeyLocks()
         self._known: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         self._remembered = remembered
+        if relay is not None:
+            relay.register(self)
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
 
     def key(self, ident: str) -> str:
         return f"{self._prefix}.{ident}"
@@ -144,20 +125,14 @@ class AggregateStore(Generic[A]):
 
     async def ids(self) -> list[str]:
         """Every aggregate id in this store, sorted."""
-        return sorted(
-            k.removeprefix(f"{self._prefix}.")
-            for k in await keys_matching(self._kv, f"{self._prefix}.*")
-        )
+        keys = await self._bucket.keys_matching(f"{self._prefix}.*")
+        return sorted(k.removeprefix(f"{self._prefix}.") for k in keys)
 
     async def get(self, ident: str) -> Versioned[A] | None:
         """The aggregate as stored now (always read from the bucket)."""
         key = self.key(ident)
-        try:
-            entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            self._known.pop(key, None)
-            return None
-        if entry.value is None or entry.revision is None:
+        entry = await self._bucket.get(key)
+        if entry is None:
             self._known.pop(key, None)
             return None
         self._remember(key, entry.revision, entry.value)
@@ -168,7 +143,7 @@ class AggregateStore(Generic[A]):
         key = self.key(ident)
         async with self._locks(key):
             self._known.pop(key, None)
-            await self._kv.delete(key)
+            await self._bucket.delete(key)
 
     async def put_new(self, ident: str, value: A) -> bool:
         """Create the aggregate unless it exists; False when it already did."""
@@ -177,10 +152,10 @@ class AggregateStore(Generic[A]):
             value.outbox = stamp_trace(value.outbox)
             payload = value.model_dump_json().encode()
             try:  # no read first: the bucket refuses a create over a live entry
-                revision = await self._kv.create(key, payload)
-            except KeyWrongLastSequenceError:
+                revision = await self._bucket.create(key, payload)
+            except RevisionMismatch:
                 return False
-            self._written(ident, revision, payload, value.outbox)
+            self._written(ident, revision, payload, list(value.outbox))
             return True
 
     async def mutate(self, ident: str, change: Mutation[A]) -> A | None:
@@ -217,10 +192,10 @@ class AggregateStore(Generic[A]):
                 payload = updated.model_dump_json().encode()
                 try:
                     if current is None:
-                        revision = await self._kv.create(key, payload)
+                        revision = await self._bucket.create(key, payload)
                     else:
-                        revision = await self._kv.update(key, payload, last=current.revision)
-                except KeyWrongLastSequenceError:
+                        revision = await self._bucket.update(key, payload, last=current.revision)
+                except RevisionMismatch:
                     self._known.pop(key, None)
                     if known is None:  # a real race with another writer: back off a little
                         await asyncio.sleep(min(0.002 * (attempt + 1), 0.05))
@@ -232,12 +207,16 @@ class AggregateStore(Generic[A]):
 
     def _written(self, ident: str, revision: int, payload: bytes, fresh: list[Event]) -> None:
         """After a successful write: remember it, and have the relay publish its new events."""
-        key = self.key(ident)
-        self._remember(key, revision, payload)
+        self._remember(self.key(ident), revision, payload)
         if fresh and self._relay is not None:
-            self._relay.schedule(key, fresh, partial(self._clear_outbox, ident))
+            self._relay.schedule(self, ident, list[EventEnvelope](fresh))
 
-    async def _clear_outbox(self, ident: str, published: set[str]) -> None:
+    async def pending_events(self, ident: str) -> list[EventEnvelope]:
+        """The events this aggregate's outbox still holds."""
+        found = await self.get(ident)
+        return list[EventEnvelope](found.value.outbox) if found else []
+
+    async def clear_published(self, ident: str, published: set[str]) -> None:
         """Drop published events from the aggregate's outbox."""
 
         def change(current: A | None) -> A | None:

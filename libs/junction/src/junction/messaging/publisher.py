@@ -1,0 +1,65 @@
+"""The one publisher path: every event leaves through here, deduplicated by its id."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from opentelemetry import propagate, trace
+
+from junction.contracts.catalogue import STREAM_OF_SOURCE
+from junction.contracts.events import EventEnvelope
+from junction.telemetry import traced
+
+
+class MessageSender(Protocol):
+    """What publishing needs of the connection (FastStream's `NatsBroker.publish`)."""
+
+    async def publish(
+        self,
+        message: Any,
+        subject: str,
+        *,
+        headers: dict[str, str] | None = None,
+        correlation_id: str | None = None,
+        stream: str | None = None,
+    ) -> Any: ...
+
+
+class JetStreamPublisher:
+    """Publishes events with `Nats-Msg-Id` = event id, through FastStream's broker.
+
+    With telemetry on, each message is one PRODUCER span, `<subject> publish`, a child of
+    the request that caused the event (the outbox kept its trace context), and the message
+    carries that span's context in W3C headers for its consumers (FastStream's own
+    telemetry middleware made two spans per message, docs/decisions/0002-server-spans.md).
+    """
+
+    def __init__(self, broker: MessageSender, tracer: trace.Tracer | None = None) -> None:
+        self._broker = broker
+        self._tracer = tracer
+
+    async def publish(self, event: EventEnvelope) -> None:
+        headers = {"Nats-Msg-Id": event.id, "content-type": "application/json"}
+        with traced(
+            self._tracer,
+            f"{event.subject} publish",
+            kind=trace.SpanKind.PRODUCER,
+            parent=propagate.extract(event.trace) if event.trace else None,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "send",
+                "messaging.operation.name": "publish",
+                "messaging.destination.name": event.subject,
+                "messaging.message.id": event.id,
+                "order.id": event.order_id,
+            },
+        ):
+            if self._tracer is not None:
+                propagate.inject(headers)
+            await self._broker.publish(
+                event.model_dump_json().encode(),
+                event.subject,
+                headers=headers,
+                correlation_id=event.order_id,
+                stream=STREAM_OF_SOURCE[event.source].name,
+            )

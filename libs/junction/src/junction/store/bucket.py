@@ -1,0 +1,109 @@
+"""One service's key-value bucket: get, create, compare-and-set update, delete, and keys by
+pattern, through nats-py's public API. `KeyValueBucket` is what the store needs; the test
+fakes implement the same protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from nats.js import api
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+    from nats.js.kv import KeyValue
+
+
+class RevisionMismatch(Exception):
+    """A compare-and-set write found another revision than it was given (or, for a
+    create, an entry already there)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    value: bytes
+    revision: int
+
+
+class KeyValueBucket(Protocol):
+    async def get(self, key: str) -> Entry | None: ...
+
+    async def create(self, key: str, value: bytes) -> int: ...
+
+    async def update(self, key: str, value: bytes, *, last: int) -> int: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def keys_matching(self, pattern: str) -> list[str]: ...
+
+
+class NatsBucket:
+    """A JetStream key-value bucket. Its stream is `KV_<name>` and its subjects
+    `$KV.<name>.<key>`: NATS's documented layout of a bucket, used to list keys."""
+
+    def __init__(self, name: str, kv: KeyValue, js: JetStreamContext) -> None:
+        self.name = name
+        self._kv = kv
+        self._js = js
+        self._prefix = f"$KV.{name}."
+
+    async def get(self, key: str) -> Entry | None:
+        try:
+            found = await self._kv.get(key)
+        except KeyNotFoundError:  # also a deleted entry
+            return None
+        if found.value is None or found.revision is None:
+            return None
+        return Entry(found.value, found.revision)
+
+    async def create(self, key: str, value: bytes) -> int:
+        try:
+            revision: int = await self._kv.create(key, value)
+        except KeyWrongLastSequenceError as exc:
+            raise RevisionMismatch(key) from exc
+        return revision
+
+    async def update(self, key: str, value: bytes, *, last: int) -> int:
+        try:
+            revision: int = await self._kv.update(key, value, last=last)
+        except KeyWrongLastSequenceError as exc:
+            raise RevisionMismatch(key) from exc
+        return revision
+
+    async def delete(self, key: str) -> None:
+        await self._kv.delete(key)
+
+    async def keys_matching(self, pattern: str) -> list[str]:
+        """Keys matching a subject pattern, listed by the server in one request (not
+        nats-py's `keys()`, which reads every entry through a watcher)."""
+        info = await self._js.stream_info(
+            f"KV_{self.name}", subjects_filter=f"{self._prefix}{pattern}"
+        )
+        return sorted(s.removeprefix(self._prefix) for s in (info.state.subjects or {}))
+
+
+async def open_bucket(
+    js: JetStreamContext, name: str, *, replicas: int, ttl: float | None = None
+) -> NatsBucket:
+    """Open a bucket, creating it if needed: file storage, `replicas`, and an entry
+    time-to-live when given. Reads are direct gets (`allow_direct`, as the NATS CLI and
+    nats.go create buckets): the server answers from the stream without its JSON API."""
+    try:
+        kv = await js.key_value(name)
+    except BucketNotFoundError:
+        config = api.KeyValueConfig(
+            bucket=name,
+            history=1,
+            storage=api.StorageType.FILE,
+            replicas=replicas,
+            ttl=ttl,
+            direct=True,
+        )
+        return NatsBucket(name, await js.create_key_value(config), js)
+    info = await js.stream_info(f"KV_{name}")
+    if not info.config.allow_direct:  # created by an earlier version
+        info.config.allow_direct = True
+        await js.update_stream(info.config)
+        kv = await js.key_value(name)
+    return NatsBucket(name, kv, js)
