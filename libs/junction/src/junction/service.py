@@ -156,6 +156,13 @@ class ServiceRuntime:
         return list(self._consumers)
 
     @property
+    def nats(self) -> Client:
+        """The NATS client (nats-py), once connected: for plain subscriptions."""
+        if self._nc is None:
+            raise RuntimeError("not connected yet: use it in an on_startup hook")
+        return self._nc
+
+    @property
     def jetstream(self) -> JetStreamContext:
         if self._js is None:
             raise RuntimeError("not connected yet: open buckets in an on_startup hook")

@@ -13,7 +13,8 @@ from junction.client import ServiceError
 from junction.contracts.common import Items, OrderId, OrderLine
 from junction.contracts.inventory import Catalogue, Product
 from junction.contracts.orders import OrderStatus, OrderView, TimelineEntry
-from junction.errors import NotFound
+from junction.errors import Invalid, NotFound
+from junction.traces import TRACE_ID
 from storefront import handlers
 from storefront.deps import StorefrontDep, StorefrontDeps
 from storefront.domain import CheckoutAccepted
@@ -28,6 +29,13 @@ class CheckoutBody(BaseModel):
     payment_token: str = Field(
         min_length=1, max_length=64, description="tok_visa is approved, tok_declined is declined"
     )
+
+
+class TraceDocument(BaseModel):
+    """A trace as the query API returns it (OTLP JSON under `result`)."""
+
+    model_config = ConfigDict(extra="allow")
+    result: dict[str, Any]
 
 
 class CustomerOrder(BaseModel):
@@ -101,3 +109,20 @@ async def get_order(order_id: OrderId, deps: StorefrontDep) -> CustomerOrder:
             raise NotFound(f"no order {order_id}") from exc
         raise
     return CustomerOrder.model_validate(order, from_attributes=True)
+
+
+@router.get("/traces/{trace_id}")
+async def get_trace(trace_id: str, deps: StorefrontDep) -> dict[str, Any]:
+    """A checkout's trace, read from the trace query API the storefront is configured with:
+    read-only, this one path, for a valid trace id; nothing else is relayed."""
+    if not TRACE_ID.match(trace_id):
+        raise Invalid(f"{trace_id} is not a trace id (32 hex digits)", field="trace_id")
+    if deps.traces is None:
+        raise NotFound("no trace query API is configured")
+    try:
+        document = await deps.traces.get(f"/api/v3/traces/{trace_id}", TraceDocument)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise NotFound(f"no trace {trace_id}") from exc
+        raise
+    return document.model_dump()

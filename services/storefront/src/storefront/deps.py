@@ -11,6 +11,7 @@ from junction.client import ServiceCalls
 from junction.web.app import from_app_state
 from junction.web.middleware import InflightLimit
 from storefront.handlers import Requests
+from storefront.live import OrderFeed
 from storefront.settings import StorefrontSettings
 
 
@@ -22,6 +23,8 @@ class StorefrontDeps:
     inventory: ServiceCalls
     payments: ServiceCalls
     admission: InflightLimit
+    feed: OrderFeed
+    traces: ServiceCalls | None = None  # the trace query API, when configured
 
 
 StorefrontDep = Annotated[StorefrontDeps, Depends(from_app_state(StorefrontDeps))]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from junction.client import ServiceCalls
 from junction.service import ServiceRuntime
 from junction.store.aggregates import AggregateStore
 from junction.store.bucket import KeyValueBucket
 from junction.web.middleware import InflightLimit
-from storefront import api, asyncapi
+from storefront import api, asyncapi, pages
 from storefront.deps import StorefrontDeps
 from storefront.domain import IdempotentRequest
+from storefront.live import OrderFeed
 from storefront.settings import StorefrontSettings
 
 
@@ -22,6 +24,7 @@ def build_deps(
     orders: ServiceCalls,
     inventory: ServiceCalls,
     payments: ServiceCalls,
+    traces: ServiceCalls | None = None,
 ) -> StorefrontDeps:
     """The service's dependencies, from its settings, bucket and downstream clients."""
     return StorefrontDeps(
@@ -33,13 +36,22 @@ def build_deps(
         inventory=inventory,
         payments=payments,
         admission=InflightLimit("checkouts", settings.max_inflight_checkouts),
+        feed=OrderFeed(settings.live_max_streams),
+        traces=traces,
     )
 
 
 def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
     settings = settings or StorefrontSettings()
     runtime = ServiceRuntime(settings)
-    app = runtime.http_app(api.router, asyncapi.router, title="Junction storefront")
+    app = runtime.http_app(
+        api.router,
+        asyncapi.router,
+        pages.router,
+        title="Junction storefront",
+        form_paths=frozenset({"/checkout"}),
+    )
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
     async def start(rt: ServiceRuntime) -> None:
         # Idempotency keys are remembered for a day, then the bucket forgets them.
@@ -50,7 +62,11 @@ def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
             orders=rt.client("orders", settings.orders_url),
             inventory=rt.client("inventory", settings.inventory_url),
             payments=rt.client("payments", settings.payments_url),
+            traces=rt.client("traces", settings.trace_query_url)
+            if settings.trace_query_url
+            else None,
         )
+        app.state.deps.feed.attach(rt.nats)
 
     runtime.on_startup(start)
     return app

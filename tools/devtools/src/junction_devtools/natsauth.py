@@ -18,6 +18,9 @@ CONSUMES = {
     "notifications": ["ORDERS"],
 }
 OPERATOR = "operator"
+# Plain (not JetStream) subscriptions: the storefront's live order pages watch the events
+# pass, to know when to read an order again (storefront.live).
+WATCHES = {"storefront": ["orders.>", "inventory.>", "payments.>", "notifications.>"]}
 
 
 def permissions(service: str) -> dict[str, dict[str, list[str]]]:
@@ -56,7 +59,8 @@ def permissions(service: str) -> dict[str, dict[str, list[str]]]:
         f"$JS.API.DIRECT.GET.{bucket}.>",
         f"$JS.API.STREAM.MSG.GET.{bucket}",
     ]
-    return {"publish": {"allow": [p for p in publish if p]}, "subscribe": {"allow": ["_INBOX.>"]}}
+    subscribe = ["_INBOX.>", *WATCHES.get(service, [])]
+    return {"publish": {"allow": [p for p in publish if p]}, "subscribe": {"allow": subscribe}}
 
 
 def generate(services: list[str]) -> dict[str, str]:

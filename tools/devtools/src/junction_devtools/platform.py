@@ -332,6 +332,8 @@ class Platform:
                     "JUNCTION_TELEMETRY_ENABLED": "true" if self.telemetry else "false",
                 }
             )
+            if name == "storefront" and "trace_query" in self.urls:
+                env["JUNCTION_TRACE_QUERY_URL"] = self.urls["trace_query"]
             if self.telemetry and otlp:
                 env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp
                 env["OTEL_EXPORTER_OTLP_INSECURE"] = "true"

@@ -13,8 +13,9 @@ from opentelemetry import trace
 from starlette.middleware import Middleware
 
 from junction.telemetry import ServerSpans
+from junction.web.docs import install_docs
 from junction.web.errors import install_error_handlers
-from junction.web.middleware import RequestGuard, TraceIdHeader
+from junction.web.middleware import RequestGuard, SecurityHeaders, TraceIdHeader
 
 PROBE_PATHS = frozenset({"/healthz", "/readyz"})  # not traced: probes, every few seconds
 
@@ -56,6 +57,8 @@ def build_app(
         title=title,
         version=version,
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from local assets
+        redoc_url=None,
         # Server spans come from junction.telemetry.ServerSpans (docs/decisions/0002).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -72,8 +75,10 @@ def build_app(
         return JSONResponse({"status": "not_ready", "reason": reason}, status_code=503)
 
     install_error_handlers(app)
+    install_docs(app, title)
     app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, form_paths=form_paths)
     app.add_middleware(TraceIdHeader)
+    app.add_middleware(SecurityHeaders)
     for router in routers:
         app.include_router(router)
     for extra in middleware:

@@ -1,0 +1,93 @@
+"""Live order pages: which orders have a page open, woken when an event about them passes.
+
+One set of plain NATS subscriptions per replica (to the four event streams' subjects), held
+only while some page is open; each message is matched to the open pages by its order id.
+A page's stream then reads the order again: the order service stays the one source of
+what happened. Bounded: at most `limit` pages at once per replica."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from junction.errors import Overloaded
+
+logger = logging.getLogger(__name__)
+
+SUBJECTS = ("orders.>", "inventory.>", "payments.>", "notifications.>")
+
+
+class Subscriber(Protocol):
+    """What the feed needs of the NATS client (nats-py's `Client.subscribe`)."""
+
+    async def subscribe(self, subject: str, *, cb: Any) -> Any: ...
+
+
+class OrderFeed:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._client: Subscriber | None = None
+        self._pages: dict[str, set[asyncio.Event]] = {}
+        self._open = 0
+        self._subscriptions: list[Any] = []
+        self._lock = asyncio.Lock()
+
+    def attach(self, client: Subscriber) -> None:
+        """Use this connection (the service's own) once it is up."""
+        self._client = client
+
+    @property
+    def open(self) -> int:
+        return self._open
+
+    def admit(self) -> None:
+        """Overloaded when this replica already has `limit` live pages."""
+        if self._open >= self.limit:
+            raise Overloaded("live order pages", self.limit)
+
+    @contextlib.asynccontextmanager
+    async def watch(self, order_id: str) -> AsyncIterator[asyncio.Event]:
+        """An event set whenever a message about `order_id` passes, while the block runs."""
+        self.admit()
+        changed = asyncio.Event()
+        self._open += 1
+        self._pages.setdefault(order_id, set()).add(changed)
+        try:
+            await self._subscribe()
+            yield changed
+        finally:
+            waiting = self._pages.get(order_id, set())
+            waiting.discard(changed)
+            if not waiting:
+                self._pages.pop(order_id, None)
+            self._open -= 1
+            if self._open == 0:
+                await self._unsubscribe()
+
+    async def _subscribe(self) -> None:
+        async with self._lock:
+            if self._subscriptions or self._client is None:
+                return
+            for subject in SUBJECTS:
+                self._subscriptions.append(await self._client.subscribe(subject, cb=self._passed))
+
+    async def _unsubscribe(self) -> None:
+        async with self._lock:
+            if self._open:
+                return
+            for sub in self._subscriptions:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+            self._subscriptions = []
+
+    async def _passed(self, msg: Any) -> None:
+        try:
+            order_id = json.loads(msg.data).get("order_id")
+        except (ValueError, AttributeError):
+            return  # not an event (a poison message): no page cares
+        for changed in self._pages.get(str(order_id), ()):
+            changed.set()
