@@ -17,8 +17,9 @@ TIER_OF_SUITE = {
     "fuzz": "integration",
     "reliability": "integration",
     "observability": "unit",
+    "browser": "browser",
 }
-TIERS = {"unit", "integration", "e2e", "images", "chaos"}
+TIERS = {"unit", "integration", "e2e", "images", "chaos", "browser"}
 
 
 def expected_tier(parts: tuple[str, ...]) -> str | None:

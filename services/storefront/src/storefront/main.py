@@ -49,7 +49,7 @@ def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
         asyncapi.router,
         pages.router,
         title="Junction storefront",
-        form_paths=frozenset({"/checkout"}),
+        form_paths=pages.FORM_PATHS,
     )
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 

@@ -154,15 +154,19 @@ def waterfall(spans: list[Span]) -> list[WaterfallRow]:
     total = max(max(s.end_ns for s in spans) - start, 1)
     by_id = {s.span_id: s for s in spans}
     rows = []
+    # A span under a consumer is part of the asynchronous path (notifications' SMTP call).
+    after_consumer: dict[str, bool] = {}
     for depth, s in in_tree_order(spans):
         parent = by_id.get(s.parent_id or "")
+        inherited = after_consumer.get(s.parent_id or "", False)
+        after_consumer[s.span_id] = inherited or s.kind == "consumer"
         rows.append(
             WaterfallRow(
                 span_id=s.span_id,
                 service=s.service,
                 name=s.name,
                 kind=s.kind,
-                path=s.path,
+                path="async" if inherited and s.path else s.path,
                 depth=depth,
                 offset=round((s.start_ns - start) / total * 1000, 1),
                 width=max(round((s.end_ns - s.start_ns) / total * 1000, 1), 2.0),

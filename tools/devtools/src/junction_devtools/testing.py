@@ -104,7 +104,12 @@ async def asgi_call(
     return start["status"], answer_headers, json.loads(body) if body else None
 
 
-def service_app(*routers: APIRouter, deps: object, settings: ServiceSettings) -> FastAPI:
+def service_app(
+    *routers: APIRouter,
+    deps: object,
+    settings: ServiceSettings,
+    form_paths: frozenset[str] = frozenset(),
+) -> FastAPI:
     """A service's HTTP app as it serves, without its runtime: the routes, error answers
     and middleware, with `deps` built from fakes (route tests)."""
     app = build_app(
@@ -113,6 +118,7 @@ def service_app(*routers: APIRouter, deps: object, settings: ServiceSettings) ->
         version=settings.service_version,
         readiness=AlwaysReady(),
         max_body_bytes=settings.max_body_bytes,
+        form_paths=form_paths,
     )
     app.state.deps = deps
     return app
