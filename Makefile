@@ -8,7 +8,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 .PHONY: help setup run test test-unit test-integration test-e2e lint format clean bench images \
-	push cluster up down chart-check chaos
+	push cluster up down chart-check chaos screenshots bench-live
 
 REGISTRY ?= localhost:5005
 
@@ -74,3 +74,9 @@ chaos: setup ## the full chaos run: 1000 checkouts under faults, single node and
 
 bench: setup ## benchmarks against raw baselines (writes bench/results/)
 	@$(UV) run --locked --quiet python -m bench.run
+
+bench-live: setup ## the checkout with live order pages open and without (bench/results/live-pages-*)
+	@$(UV) run --locked --quiet python -m bench.live_pages
+
+screenshots: setup ## the storefront page in Chromium, saved to docs/images/ (for the README)
+	@$(UV) run --locked --quiet python -m junction_devtools.screenshots

@@ -207,3 +207,29 @@ def test_switching_autoscaling_on_does_not_drop_the_replica_count() -> None:
     )
     assert scaled["junction-orders"] == 3
     assert all(scaled[name] >= count for name, count in manual.items())
+
+
+def test_the_storefront_reads_traces_from_jaeger_and_links_its_ui() -> None:
+    objects = render("kind")
+    storefront = next(
+        o
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "junction-storefront"
+    )
+    env = {
+        e["name"]: e.get("value")
+        for e in storefront["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["JUNCTION_TRACE_QUERY_URL"] == "http://junction-jaeger:16686"
+    assert env["JUNCTION_JAEGER_UI_URL"] == "http://localhost:16686"
+    names = {o["metadata"]["name"] for o in objects if o["kind"] == "NetworkPolicy"}
+    assert {
+        "junction-storefront-to-trace-query-egress",
+        "junction-storefront-to-trace-query-ingress",
+    } <= names
+    orders = next(
+        o
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "junction-orders"
+    )
+    assert "JUNCTION_TRACE_QUERY_URL" not in str(orders)

@@ -285,7 +285,7 @@ async def order_live(order_id: OrderId, request: Request, deps: StorefrontDep) -
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         async with deps.feed.watch(order_id) as changed:
-            pending = list(FOLLOW_UPS)
+            pending: list[float] = []  # reads again only after an event about the order
             lingering = False
             while loop.time() < deadline:
                 order = await load_order(deps, order_id)

@@ -1,13 +1,13 @@
 """The live order pages' feed: subscribed only while a page is open, bounded, and waking
 only the pages of the order a message is about."""
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from junction.errors import Overloaded
+from junction_devtools.samples import order_created
 from storefront.live import SUBJECTS, OrderFeed
 
 pytestmark = pytest.mark.unit
@@ -50,7 +50,7 @@ async def test_pages_are_woken_by_their_own_order_only() -> None:
     assert nats.subscriptions == []  # nothing open: nothing subscribed
     async with feed.watch("o1") as mine, feed.watch("o2") as other:
         assert [s.subject for s in nats.subscriptions] == list(SUBJECTS)
-        await nats.subscriptions[0].cb(Message(json.dumps({"order_id": "o1"}).encode()))
+        await nats.subscriptions[0].cb(Message(order_created("o1").model_dump_json().encode()))
         await nats.subscriptions[0].cb(Message(b"{not json"))  # a poison message: ignored
         assert mine.is_set() and not other.is_set()
     assert not any(s.open for s in nats.subscriptions)  # the last page closed: unsubscribed
