@@ -27,7 +27,7 @@ def chromium() -> Path:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped before the next suite's platform starts
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     p = Platform(state_dir=tmp_path_factory.mktemp("browser"), ports=free_ports(), telemetry=True)
     try:
@@ -79,6 +79,6 @@ class Shop:
         return SCREENSHOTS / name
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def shop(platform: Platform) -> Shop:
     return Shop(platform)
