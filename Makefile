@@ -69,8 +69,9 @@ images: setup ## build every image (Debian's Docker, a debootstrapped base; need
 push: setup ## push the built images to $(REGISTRY) (default localhost:5005, the kind registry)
 	@$(UV) run --locked --quiet python -m junction_devtools.images push --registry $(REGISTRY) storefront orders inventory payments notifications e2e
 
-chaos: setup ## the full chaos run: 1000 checkouts under faults, single node and 3-node NATS
+chaos: setup ## the full chaos runs: 1000 checkouts under faults (1 and 3 NATS nodes), then the crash faults
 	@$(UV) run --locked --quiet python -m tests.chaos.run --checkouts 1000 --rate 20
+	@$(UV) run --locked --quiet python -m tests.chaos.crash --checkouts 300 --rate 15
 
 bench: setup ## benchmarks against raw baselines (writes bench/results/)
 	@$(UV) run --locked --quiet python -m bench.run

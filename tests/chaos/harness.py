@@ -58,7 +58,10 @@ async def expected_disconnection(exc: Exception) -> None:
 
 async def operator_connection(platform: Platform) -> NatsClient:
     connection: NatsClient = await nats.connect(
-        platform.operator_nats_url.split(","), error_cb=expected_disconnection
+        platform.operator_nats_url.split(","),
+        error_cb=expected_disconnection,
+        ping_interval=2,  # a node cut off is left within seconds, as the services leave it
+        max_outstanding_pings=2,
     )
     return connection
 

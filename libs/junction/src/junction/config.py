@@ -22,6 +22,11 @@ class ServiceSettings(BaseSettings):
     nats_user: str | None = None
     nats_password: str | None = None
     nats_connect_timeout_seconds: float = 2.0
+    # A server that stops answering (cut off by the network, not closed) is given up after
+    # this many unanswered pings, this far apart, and the client moves to another node
+    # (nats-py's default, two minutes apart, left a client on a cut-off node that long).
+    nats_ping_interval_seconds: float = Field(default=5.0, gt=0)
+    nats_max_outstanding_pings: int = Field(default=2, ge=1)
     js_replicas: int = Field(default=1, ge=1, le=5)
     js_duplicate_window_seconds: float = 120.0
     streams_wait_seconds: float = 30.0

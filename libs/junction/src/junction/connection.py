@@ -39,6 +39,8 @@ def make_broker(settings: ServiceSettings) -> NatsBroker:
         ),
         name=settings.service_name,
         connect_timeout=int(max(1, settings.nats_connect_timeout_seconds)),
+        ping_interval=int(max(1, settings.nats_ping_interval_seconds)),
+        max_outstanding_pings=settings.nats_max_outstanding_pings,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         # Shutdown budget, all within shutdown_grace_seconds: HTTP requests 1/2,

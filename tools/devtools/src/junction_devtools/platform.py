@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from junction_devtools import natsauth
+from junction_devtools.netns import TestHosts
 
 SERVICES = ("inventory", "payments", "orders", "notifications", "storefront")
 
@@ -69,19 +70,28 @@ def nats_server_binary() -> str:
 
 
 def nats_config(
-    store_dir: Path, port: int, monitor_port: int, *, name: str = "junction-local", extra: str = ""
+    store_dir: Path,
+    port: int,
+    monitor_port: int,
+    *,
+    name: str = "junction-local",
+    extra: str = "",
+    sync_interval: str | None = "always",
+    host: str = "127.0.0.1",
 ) -> str:
     """A local node. Every acknowledged write is synced to disk (`sync_interval: always`):
     a single node has no replica to recover an acknowledged write from
-    (docs/decisions/0005-sync-interval.md)."""
+    (docs/decisions/0005-sync-interval.md). `sync_interval=None` keeps NATS's default (the
+    crash-fault runs compare the two)."""
+    sync = f"  sync_interval: {sync_interval}\n" if sync_interval else ""
     return (
         f"server_name: {name}\n"
-        f"listen: 127.0.0.1:{port}\n"
-        f"http: 127.0.0.1:{monitor_port}\n"
+        f"listen: {host}:{port}\n"
+        f"http: {host}:{monitor_port}\n"
         "max_payload: 1MB\n"
         "jetstream {\n"
         f'  store_dir: "{store_dir}"\n'
-        "  sync_interval: always\n"
+        f"{sync}"
         "  max_memory_store: 64MB\n"
         "}\n"
         f"{extra}"
@@ -176,6 +186,12 @@ class Platform:
     # Each service connects as its own NATS user with least-privilege permissions; the
     # passwords are generated for this run.
     nats_auth: bool = True
+    # JetStream's fsync policy: "always" (every acknowledged write on disk), or None for
+    # NATS's default interval.
+    nats_sync_interval: str | None = "always"
+    # Run each NATS node on a test host of its own (junction_devtools.netns) instead of
+    # loopback, so that a test can cut one off the network.
+    nats_hosts: TestHosts | None = None
     procs: dict[str, Proc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -199,10 +215,16 @@ class Platform:
     def nats_nodes_names(self) -> list[str]:
         return ["nats"] if self.nats_nodes == 1 else ["nats", "nats-2", "nats-3"]
 
+    def nats_host(self, index: int) -> str:
+        """Where node `index` (0-based) listens: loopback, or its own test host."""
+        return "127.0.0.1" if self.nats_hosts is None else self.nats_hosts.address(index + 1)
+
     @property
     def nats_url(self) -> str:
         """Every node's client URL, comma-separated (nats clients try them in turn)."""
-        return ",".join(f"nats://127.0.0.1:{n['client']}" for n in self.node_ports)
+        return ",".join(
+            f"nats://{self.nats_host(i)}:{n['client']}" for i, n in enumerate(self.node_ports)
+        )
 
     @property
     def operator_nats_url(self) -> str:
@@ -210,7 +232,10 @@ class Platform:
         if not self.nats_auth:
             return self.nats_url
         creds = f"{natsauth.OPERATOR}:{self.nats_passwords[natsauth.OPERATOR]}@"
-        return ",".join(f"nats://{creds}127.0.0.1:{n['client']}" for n in self.node_ports)
+        return ",".join(
+            f"nats://{creds}{self.nats_host(i)}:{n['client']}"
+            for i, n in enumerate(self.node_ports)
+        )
 
     @property
     def urls(self) -> dict[str, str]:
@@ -218,7 +243,7 @@ class Platform:
         urls = {name: f"http://127.0.0.1:{p[name]}" for name in SERVICES}
         urls.update(
             nats=self.operator_nats_url,
-            nats_monitor=f"http://127.0.0.1:{p['nats_monitor']}",
+            nats_monitor=f"http://{self.nats_host(0)}:{p['nats_monitor']}",
             smtp=f"smtp://127.0.0.1:{p['smtp']}",
             mail_api=f"http://127.0.0.1:{p['mail_api']}",
         )
@@ -254,15 +279,22 @@ class Platform:
     def _build(self) -> None:
         p, py, logs = self.ports, sys.executable, self.state_dir / "logs"
         base = self._base_env()
-        routes = [f"nats-route://127.0.0.1:{n['route']}" for n in self.node_ports if "route" in n]
-        for name, node in zip(self.nats_nodes_names, self.node_ports, strict=True):
+        routes = [
+            f"nats-route://{self.nats_host(i)}:{n['route']}"
+            for i, n in enumerate(self.node_ports)
+            if "route" in n
+        ]
+        for index, (name, node) in enumerate(
+            zip(self.nats_nodes_names, self.node_ports, strict=True)
+        ):
+            host = self.nats_host(index)
             store = self.state_dir / name
             store.mkdir(parents=True, exist_ok=True)
             cluster = ""
             if routes:
                 cluster = (
                     "cluster {\n  name: junction-local\n"
-                    f"  listen: 127.0.0.1:{node['route']}\n"
+                    f"  listen: {host}:{node['route']}\n"
                     f"  routes: [{', '.join(routes)}]\n}}\n"
                 )
             conf = self.state_dir / f"{name}.conf"
@@ -271,16 +303,21 @@ class Platform:
                     store,
                     node["client"],
                     node["monitor"],
+                    host=host,
                     name=f"junction-{name}",
+                    sync_interval=self.nats_sync_interval,
                     extra=cluster
                     + (natsauth.authorization_block(self.nats_passwords) if self.nats_auth else ""),
                 )
             )
+            argv = [nats_server_binary(), "-c", str(conf)]
+            if self.nats_hosts is not None:
+                argv = self.nats_hosts.argv(index + 1, argv)
             self.procs[name] = Proc(
                 name,
-                [nats_server_binary(), "-c", str(conf)],
+                argv,
                 base,
-                f"http://127.0.0.1:{node['monitor']}/healthz?js-enabled-only=true",
+                f"http://{host}:{node['monitor']}/healthz?js-enabled-only=true",
                 logs / f"{name}.log",
             )
         self.procs["mailsink"] = Proc(
