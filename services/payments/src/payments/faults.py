@@ -26,6 +26,11 @@ class ChargeFaults:
             if s.fault_latency_seconds and random.random() < s.fault_latency_rate:
                 await asyncio.sleep(s.fault_latency_seconds)
             if s.fault_error_rate and random.random() < s.fault_error_rate:
+                # Read the request first, as the route would have: a reply sent before the
+                # body is read closes the connection, and the caller's next request on it
+                # would fail too (a second, uninjected fault).
+                while (await receive()).get("more_body"):
+                    pass
                 body = error_body("provider_unavailable", "injected transient fault")
                 await JSONResponse(body, status_code=503)(scope, receive, send)
                 return
