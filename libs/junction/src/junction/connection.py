@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 from faststream.nats import NatsBroker
 from faststream.nats.security import NatsUserPassword
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
-from nats.js.errors import BadRequestError, NotFoundError
-from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from junction.config import ServiceSettings
 from junction.contracts.catalogue import StreamSpec
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def make_broker(settings: ServiceSettings) -> NatsBroker:
@@ -99,12 +102,36 @@ async def stream_exists(js: JetStreamContext, name: str) -> bool:
     return True
 
 
+# JetStream's answers while a cluster is still electing its leaders (or a node restarts):
+# worth waiting out at start-up, not worth dying for.
+NOT_YET = (NatsTimeoutError, ServiceUnavailableError)
+
+
 async def wait_for_streams(js: JetStreamContext, names: list[str], timeout: float) -> None:
     """Wait until the streams this service consumes have been declared by their owners."""
     deadline = time.monotonic() + timeout
     for name in names:
-        while not await stream_exists(js, name):
+        while True:
+            try:
+                if await stream_exists(js, name):
+                    break
+                logger.info("waiting for stream", extra={"stream": name})
+            except NOT_YET as exc:
+                logger.info("JetStream not answering yet", extra={"error": repr(exc)})
             if time.monotonic() > deadline:
                 raise RuntimeError(f"stream {name} was not declared by its owner in time")
-            logger.info("waiting for stream", extra={"stream": name})
             await asyncio.sleep(0.25)
+
+
+async def when_ready(call: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """`call()`, retried while JetStream is not answering yet (for up to `timeout`): the
+    declarations of a service starting beside a cluster that is still electing."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.1, max=2),
+        retry=retry_if_exception_type(NOT_YET),
+        reraise=True,
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable")  # pragma: no cover

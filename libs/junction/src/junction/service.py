@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
@@ -19,7 +20,13 @@ from starlette.middleware import Middleware
 
 from junction.client import ClientPolicy, ServiceClient
 from junction.config import ServiceSettings
-from junction.connection import connect, declare_streams, make_broker, wait_for_streams
+from junction.connection import (
+    connect,
+    declare_streams,
+    make_broker,
+    wait_for_streams,
+    when_ready,
+)
 from junction.contracts.catalogue import CONSUMERS, DEAD_LETTERS, StreamSpec
 from junction.contracts.events import E, event_type
 from junction.logs import setup_logging
@@ -170,7 +177,11 @@ class ServiceRuntime:
 
     async def bucket(self, name: str, *, ttl: float | None = None) -> NatsBucket:
         """Open this service's key-value bucket, creating it if needed."""
-        return await open_bucket(self.jetstream, name, replicas=self.settings.js_replicas, ttl=ttl)
+        js, replicas = self.jetstream, self.settings.js_replicas
+        return await when_ready(
+            lambda: open_bucket(js, name, replicas=replicas, ttl=ttl),
+            self.settings.streams_wait_seconds,
+        )
 
     def relay(self) -> OutboxRelay:
         """An outbox relay (started and drained with the service); give it to the stores."""
@@ -203,18 +214,23 @@ class ServiceRuntime:
         started = time.monotonic()
         self._nc = await connect(self.broker, s.streams_wait_seconds)
         self._js = self._nc.jetstream()
-        await declare_streams(
-            self._js,
-            [*self.owns, DEAD_LETTERS],
-            replicas=s.js_replicas,
-            duplicate_window=s.js_duplicate_window_seconds,
+        js = self._js
+        await when_ready(
+            lambda: declare_streams(
+                js,
+                [*self.owns, DEAD_LETTERS],
+                replicas=s.js_replicas,
+                duplicate_window=s.js_duplicate_window_seconds,
+            ),
+            s.streams_wait_seconds,
         )
         await wait_for_streams(self._js, [c.name for c in self.consumes], s.streams_wait_seconds)
         for hook in self._startup_hooks:
             await hook(self)
         await self.broker.start()
         for consumer in self._consumers:
-            await consumer.declare(self._js)  # settings changed since the last run take effect
+            # Settings changed since the last run take effect.
+            await when_ready(partial(consumer.declare, js), s.streams_wait_seconds)
             await consumer.start(self._js, self._nc)
         for relay in self._relays:
             relay.start_sweeper(s.outbox_sweep_interval_seconds)
