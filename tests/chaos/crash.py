@@ -10,15 +10,18 @@ clients got must have left behind, and counts what is missing.
     python -m tests.chaos.crash [--checkouts 300] [--rate 15]   (part of `make chaos`)
 
 What this cannot simulate here: a machine losing power (unsynced writes in the OS's page
-cache survive a killed process) and a full disk (see docs/reliability.md, "Crash faults").
-The partition needs root (its nodes run on test hosts in network namespaces of its own)."""
+cache survive a killed process; see docs/reliability.md, "Crash faults"). The partition and
+the full disk need root (network namespaces and a small tmpfs of the run's own)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +47,9 @@ from tests.e2e.client import Endpoints, Shop
 TERMINAL = {"CONFIRMED", "CANCELLED"}
 HOLD_SECONDS = 10
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
-FAULTS = {"nats-sigkill": 1, "cluster-sigkill-all": 3, "cluster-partition": 3}
+FAULTS = {"nats-sigkill": 1, "cluster-sigkill-all": 3, "cluster-partition": 3, "disk-full": 1}
+DISK_MB = 96
+FULL_SECONDS = 6
 PARTITION_SECONDS = 12
 SYNC = {"always": "always", "default": None}
 
@@ -88,6 +93,7 @@ class Row:
     units_unaccounted: int = 0
     seconds_to_terminal: float = 0.0
     cut: str = ""
+    unavailable: int = 0  # 503 answers seen along the way (retried by the client)
 
     @property
     def lost(self) -> int:
@@ -185,6 +191,26 @@ async def partition_the_leader(platform: Platform, nc: NatsClient, row: Row) -> 
     await asyncio.to_thread(platform.wait_ready, platform.nats_nodes_names[index - 1], 60)
 
 
+async def fill_the_disk(platform: Platform, row: Row) -> None:
+    """Fill the node's file system (a tmpfs of the run's own) for a few seconds, then free
+    it and restart NATS: a stream that met a full disk stays failed until the server
+    restarts (measured: its publishes time out after space returns)."""
+    store = platform.state_dir / "nats"
+    filler = store / "filler"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError:
+            pass  # no space left on device: the point
+    row.kills += 1
+    row.cut = f"store full {FULL_SECONDS} s, then freed and NATS restarted"
+    await asyncio.sleep(FULL_SECONDS)
+    filler.unlink()
+    await asyncio.to_thread(platform.restart, "nats")
+
+
 async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, rate: float) -> Row:
     row = Row(fault, sync, checkouts)
     run = uuid.uuid4().hex[:8]
@@ -230,6 +256,10 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
             if fault == "cluster-partition":
                 await asyncio.sleep(duration / 3)
                 await partition_the_leader(platform, nc, row)
+                return
+            if fault == "disk-full":
+                await asyncio.sleep(duration / 3)
+                await fill_the_disk(platform, row)
                 return
             kills = 3 if fault == "nats-sigkill" else 1
             for _ in range(kills):
@@ -305,18 +335,20 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
 
 def table(rows: list[Row]) -> str:
     head = [
-        "| fault | sync_interval | checkouts | answered 201 / 402 / 409 / other | kills "
+        "| fault | sync_interval | checkouts | answered 201 / 402 / 409 / other "
+        "| 503s retried | kills "
         "| markers acked | acked and lost | 201 without order | not terminal "
         "| order without payment | approved unaccounted | receipt without confirmed "
         "| stock units unaccounted | s to all terminal |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         other = r.checkouts - r.answers[201] - r.answers[402] - r.answers[409]
         fault = f"{r.fault}: {r.cut}" if r.cut else r.fault
         head.append(
             f"| {fault} | {r.sync} | {r.checkouts} | {r.answers[201]} / {r.answers[402]} / "
-            f"{r.answers[409]} / {other} | {r.kills} | {r.markers_acked} | {r.markers_lost} "
+            f"{r.answers[409]} / {other} | {r.unavailable} | {r.kills} | {r.markers_acked} "
+            f"| {r.markers_lost} "
             f"| {r.accepted_without_order} | {r.not_terminal} | {r.orders_without_payment} "
             f"| {r.approved_unaccounted} | {r.receipts_without_confirmed} | {r.units_unaccounted} "
             f"| {r.seconds_to_terminal:.1f} |"
@@ -328,8 +360,15 @@ def run_one(fault: str, sync: str, checkouts: int, rate: float) -> Row:
     """One fault with one fsync policy, on a platform of its own."""
     hosts = TestHosts(3) if fault == "cluster-partition" else None
     with tempfile.TemporaryDirectory(prefix="junction-crash-") as tmp:
+        store = Path(tmp) / "nats"
         if hosts is not None:
             hosts.create()
+        if fault == "disk-full":  # the node's store on a small file system of its own
+            store.mkdir()
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(store)],
+                check=True,
+            )
         platform = crash_platform(Path(tmp), FAULTS[fault], SYNC[sync], hosts)
         try:
             platform.start()
@@ -338,12 +377,16 @@ def run_one(fault: str, sync: str, checkouts: int, rate: float) -> Row:
             platform.stop()
             if hosts is not None:
                 hosts.remove()
+            if fault == "disk-full":
+                subprocess.run(["umount", str(store)], check=False)
 
 
 def runnable(fault: str) -> str | None:
     """Why `fault` cannot run here, or None."""
     if fault == "cluster-partition" and not netns.available():
         return "the partition needs root and iproute2 (network namespaces of its own)"
+    if fault == "disk-full" and (os.geteuid() != 0 or shutil.which("mount") is None):
+        return "the full disk needs root to mount a small file system of its own"
     return None
 
 

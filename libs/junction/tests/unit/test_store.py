@@ -242,3 +242,16 @@ async def test_writers_in_one_process_queue_per_key() -> None:
     await asyncio.gather(*(bump() for _ in range(50)))
     found = await store.get("a")
     assert found is not None and found.value.value == 50
+
+
+async def test_sweep_finds_aggregates_whose_ids_hold_dots() -> None:
+    # notifications stores one record per "<order id>.<kind>": the sweep after a crash must
+    # find those too, or a NotificationSent written but not yet published is never sent.
+    kv, publisher = FakeKV(), RecordingPublisher()
+    pending = Counter()
+    pending.record(order_created("o1"))
+    await kv.create("counter.o1.receipt", pending.model_dump_json().encode())
+    relay = OutboxRelay(publisher)
+    store = make_store(kv, relay)
+    assert await store.ids() == ["o1.receipt"]
+    assert await relay.sweep() == 1

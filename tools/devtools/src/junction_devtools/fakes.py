@@ -3,7 +3,6 @@ code is written against (integration tests use a real nats-server)."""
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import Message
@@ -55,8 +54,18 @@ class FakeKV:
         self.data.pop(key, None)
 
     async def keys_matching(self, pattern: str) -> list[str]:
-        glob = pattern.replace(">", "*")
-        return sorted(k for k in self.data if fnmatch.fnmatch(k, glob))
+        return sorted(k for k in self.data if subject_matches(pattern, k))
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` is one token, `>` one or more at the end."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(have) == len(want)
 
 
 class RecordingPublisher:

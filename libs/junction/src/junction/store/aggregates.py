@@ -125,7 +125,8 @@ class AggregateStore(Generic[A]):
 
     async def ids(self) -> list[str]:
         """Every aggregate id in this store, sorted."""
-        keys = await self._bucket.keys_matching(f"{self._prefix}.*")
+        # ">" and not "*": an id may hold dots itself (notifications keys "<order>.<kind>").
+        keys = await self._bucket.keys_matching(f"{self._prefix}.>")
         return sorted(k.removeprefix(f"{self._prefix}.") for k in keys)
 
     async def get(self, ident: str) -> Versioned[A] | None:
