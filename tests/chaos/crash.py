@@ -239,6 +239,7 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
                     status = reply.status
                 except (aiohttp.ClientError, TimeoutError):
                     status = 0
+                row.unavailable += status == 503
                 if status in (201, 402, 422) or (status == 409 and "skus" in str(reply.body)):
                     break
                 await asyncio.sleep(1.0)
