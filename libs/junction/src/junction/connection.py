@@ -16,7 +16,12 @@ from faststream.nats import NatsBroker
 from faststream.nats.security import NatsUserPassword
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
-from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from nats.js.errors import (
+    BadRequestError,
+    NoStreamResponseError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from junction.config import ServiceSettings
@@ -104,7 +109,7 @@ async def stream_exists(js: JetStreamContext, name: str) -> bool:
 
 # JetStream's answers while a cluster is still electing its leaders (or a node restarts):
 # worth waiting out at start-up, not worth dying for.
-NOT_YET = (NatsTimeoutError, ServiceUnavailableError)
+NOT_YET = (NatsTimeoutError, ServiceUnavailableError, NoStreamResponseError)
 
 
 async def wait_for_streams(js: JetStreamContext, names: list[str], timeout: float) -> None:

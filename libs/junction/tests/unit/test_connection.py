@@ -3,6 +3,7 @@ waited out, anything else is not."""
 
 import pytest
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import NoStreamResponseError
 
 from junction.connection import when_ready
 
@@ -15,8 +16,10 @@ async def test_jetstream_not_answering_yet_is_waited_out() -> None:
     async def declare() -> str:
         nonlocal calls
         calls += 1
-        if calls < 3:
+        if calls == 1:
             raise NatsTimeoutError
+        if calls == 2:
+            raise NoStreamResponseError  # a bucket just created, its stream not settled
         return "declared"
 
     assert await when_ready(declare, timeout=5) == "declared"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from inventory import api, handlers, subscribers
@@ -9,6 +11,7 @@ from inventory.catalogue import SEED
 from inventory.deps import InventoryDeps
 from inventory.domain import Reservation, StockItem
 from inventory.settings import InventorySettings
+from junction.connection import when_ready
 from junction.contracts.catalogue import INVENTORY, PAYMENTS
 from junction.service import ServiceRuntime
 from junction.store.aggregates import AggregateStore, KeyLocks
@@ -49,9 +52,11 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
 
     async def start(rt: ServiceRuntime) -> None:
         inv = build_deps(settings, await rt.bucket(settings.bucket), rt.relay())
-        if settings.seed_catalogue:
+        if settings.seed_catalogue:  # idempotent, so retried while a new bucket settles
             for product in SEED:
-                await handlers.add_product(inv.stock, product)
+                await when_ready(
+                    partial(handlers.add_product, inv.stock, product), settings.streams_wait_seconds
+                )
         app.state.deps = inv
         subscribers.register(rt.subscribe, inv)
 
