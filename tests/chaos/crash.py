@@ -41,7 +41,7 @@ from junction_devtools import netns
 from junction_devtools.netns import TestHosts
 from junction_devtools.platform import SERVICES, Platform, free_ports
 from storefront.domain import order_id_for
-from tests.chaos.harness import operator_connection
+from tests.chaos.harness import at_rate, operator_connection
 from tests.e2e.client import Endpoints, Shop
 
 TERMINAL = {"CONFIRMED", "CANCELLED"}
@@ -245,13 +245,6 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
                 await asyncio.sleep(1.0)
             ledger.append((key, order_id_for(key), status))
 
-        async def traffic() -> None:
-            tasks = []
-            for i in range(checkouts):
-                tasks.append(asyncio.create_task(one_checkout(i)))
-                await asyncio.sleep(1 / rate)
-            await asyncio.gather(*tasks)
-
         async def faults() -> None:
             duration = checkouts / rate
             if fault == "cluster-partition":
@@ -269,7 +262,7 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
                 row.kills += 1
 
         publishing = asyncio.create_task(markers.publish_until_stopped())
-        await asyncio.gather(traffic(), faults())
+        await asyncio.gather(at_rate(checkouts, rate, one_checkout), faults())
         markers.stop()
         await publishing
         last_fault = time.monotonic()

@@ -10,6 +10,7 @@ import signal
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,15 @@ def chaos_platform(state_dir: Path, nats_nodes: int) -> Platform:
         service_env=service_env,
         nats_nodes=nats_nodes,
     )
+
+
+async def at_rate(count: int, rate: float, one: Callable[[int], Coroutine[Any, Any, None]]) -> None:
+    """Start `one(0)` .. `one(count - 1)` at `rate` per second (open loop), then wait for all."""
+    tasks: list[asyncio.Task[None]] = []
+    for i in range(count):
+        tasks.append(asyncio.create_task(one(i)))
+        await asyncio.sleep(1 / rate)
+    await asyncio.gather(*tasks)
 
 
 async def expected_disconnection(exc: Exception) -> None:
@@ -162,13 +172,6 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
                     break
                 await asyncio.sleep(1.0)
 
-        async def traffic() -> None:
-            tasks = []
-            for i in range(checkouts):
-                tasks.append(asyncio.create_task(one_checkout(i)))
-                await asyncio.sleep(1 / rate)
-            await asyncio.gather(*tasks)
-
         async def faults() -> None:
             duration = checkouts / rate
             steps = len(SERVICES) + 4
@@ -215,7 +218,7 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
             report.faults["poison messages"] += poison
             await nc.close()
 
-        await asyncio.gather(traffic(), faults())
+        await asyncio.gather(at_rate(checkouts, rate, one_checkout), faults())
         report.faults["payments: 30% transient errors, 2 s spikes on 5%"] += 1
         last_fault = time.monotonic()
         for attempt in attempts:

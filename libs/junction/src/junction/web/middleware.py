@@ -90,28 +90,34 @@ class RequestGuard:
         await response(scope, receive, send)
 
 
-class TraceIdHeader:
-    """`X-Trace-Id` on every response, so a person can open the trace."""
+class ResponseHeaders:
+    """Pure ASGI middleware adding `headers()` to every HTTP response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        async def send_with_trace_id(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                trace_id = current_trace_id()
-                if trace_id:
-                    message["headers"] = [
-                        *message.get("headers", []),
-                        (b"x-trace-id", trace_id.encode()),
-                    ]
+                message["headers"] = [*message.get("headers", []), *self.headers()]
             await send(message)
 
-        await self.app(scope, receive, send_with_trace_id)
+        await self.app(scope, receive, send_with_headers)
+
+
+class TraceIdHeader(ResponseHeaders):
+    """`X-Trace-Id` on every response, so a person can open the trace."""
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        trace_id = current_trace_id()
+        return [(b"x-trace-id", trace_id.encode())] if trace_id else []
 
 
 CONTENT_SECURITY_POLICY = (
@@ -127,24 +133,12 @@ SECURITY_HEADERS = [
 ]
 
 
-class SecurityHeaders:
+class SecurityHeaders(ResponseHeaders):
     """On every response: a Content-Security-Policy that allows no inline script, no other
     origin and no framing, `nosniff`, and a referrer kept to this origin."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return SECURITY_HEADERS
 
 
 class InflightLimit:
