@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -94,6 +95,7 @@ class Row:
     seconds_to_terminal: float = 0.0
     cut: str = ""
     unavailable: int = 0  # 503 answers seen along the way (retried by the client)
+    stuck: list[str] = field(default_factory=list)  # what each non-terminal order left stored
 
     @property
     def lost(self) -> int:
@@ -160,6 +162,29 @@ class Markers:
             except nats.js.errors.NotFoundError:
                 continue
         return found
+
+
+STORED = {"orders": "order", "inventory": "reservation", "payments": "payment"}
+
+
+async def stored_state(nc: NatsClient, order_id: str) -> str:
+    """What each service holds for an order, as stored (status and outbox): when an order
+    never ends, this says which step is missing."""
+    js = nc.jetstream()
+    parts = [order_id]
+    for bucket, prefix in STORED.items():
+        try:
+            entry = await (await js.key_value(bucket)).get(f"{prefix}.{order_id}")
+            value = json.loads(entry.value or b"{}")
+        except nats.js.errors.KeyNotFoundError:
+            parts.append(f"{bucket}: none")
+            continue
+        outbox = [e.get("type") for e in value.get("outbox", [])]
+        parts.append(
+            f"{bucket}: {value.get('status')} rev {entry.revision} outbox {outbox} "
+            f"processed {len(value.get('processed', []))}"
+        )
+    return "; ".join(parts)
 
 
 async def kill_and_restart(platform: Platform, names: list[str]) -> None:
@@ -290,6 +315,7 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
             1 for oid in accepted if orders.get(oid) is None and oid not in pending
         )
         row.not_terminal = len(pending & accepted)
+        row.stuck = [await stored_state(nc, oid) for oid in sorted(pending & accepted)]
         confirmed = {oid: o for oid, o in orders.items() if o and o["status"] == "CONFIRMED"}
         for oid, order in orders.items():
             if order is None:
@@ -347,6 +373,7 @@ def table(rows: list[Row]) -> str:
             f"| {r.approved_unaccounted} | {r.receipts_without_confirmed} | {r.units_unaccounted} "
             f"| {r.seconds_to_terminal:.1f} |"
         )
+    head.extend(f"\nnot terminal: {s}" for r in rows for s in r.stuck)
     return "\n".join(head) + "\n"
 
 

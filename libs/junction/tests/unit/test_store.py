@@ -255,3 +255,52 @@ async def test_sweep_finds_aggregates_whose_ids_hold_dots() -> None:
     store = make_store(kv, relay)
     assert await store.ids() == ["o1.receipt"]
     assert await relay.sweep() == 1
+
+
+class AnswerLost(FakeKV):
+    """A bucket that stores the next write but loses its answer (a timeout, a connection
+    cut after the server wrote): the writer cannot know whether it took."""
+
+    lose_next = False
+
+    def _put(self, key: str, value: bytes) -> int:
+        revision = super()._put(key, value)
+        if self.lose_next:
+            self.lose_next = False
+            raise TimeoutError("no answer")
+        return revision
+
+
+def record_created(c: Counter | None) -> Counter:
+    counter = c or Counter()
+    counter.value += 1
+    counter.record(order_created(f"o{counter.value}"))
+    return counter
+
+
+@pytest.mark.parametrize("first_write", ["put_new", "mutate"])
+async def test_events_of_a_write_whose_answer_was_lost_are_still_published(
+    first_write: str,
+) -> None:
+    # The write took, its answer did not come, so the caller saw an error and retries: a
+    # retried HTTP call finds the aggregate there (put_new refused), a redelivered event
+    # finds itself processed (nothing to write). Neither writes again, so the events that
+    # write stored must be found by the relay, not only by a sweep at the next start-up.
+    kv, publisher = AnswerLost(), RecordingPublisher()
+    relay = OutboxRelay(publisher)
+    store = make_store(kv, relay)
+    kv.lose_next = True
+    write = (
+        store.put_new("a", record_created(None))
+        if first_write == "put_new"
+        else store.mutate("a", record_created)
+    )
+    with pytest.raises(TimeoutError):
+        await write
+    assert not await store.put_new("a", Counter())  # the retry: it exists, nothing to do
+    await relay.close(timeout=5)
+    assert publisher.events == []
+    assert await relay.retry_failed() == 1
+    assert [e.order_id for e in publisher.events] == ["o1"]
+    found = await store.get("a")
+    assert found is not None and found.value.outbox == []

@@ -153,7 +153,7 @@ class AggregateStore(Generic[A]):
             value.outbox = stamp_trace(value.outbox)
             payload = value.model_dump_json().encode()
             try:  # no read first: the bucket refuses a create over a live entry
-                revision = await self._bucket.create(key, payload)
+                revision = await self._write(ident, payload, None)
             except RevisionMismatch:
                 return False
             self._written(ident, revision, payload, list(value.outbox))
@@ -192,10 +192,9 @@ class AggregateStore(Generic[A]):
                 updated.outbox = stamp_trace(updated.outbox)
                 payload = updated.model_dump_json().encode()
                 try:
-                    if current is None:
-                        revision = await self._bucket.create(key, payload)
-                    else:
-                        revision = await self._bucket.update(key, payload, last=current.revision)
+                    revision = await self._write(
+                        ident, payload, None if current is None else current.revision
+                    )
                 except RevisionMismatch:
                     self._known.pop(key, None)
                     if known is None:  # a real race with another writer: back off a little
@@ -205,6 +204,27 @@ class AggregateStore(Generic[A]):
                 self._written(ident, revision, payload, fresh)
                 return updated
         raise ConcurrencyConflict(f"{key}: {self._cas_attempts} compare-and-set attempts lost")
+
+    async def _write(self, ident: str, payload: bytes, last: int | None) -> int:
+        """Create (`last` None) or compare-and-set one entry; its new revision.
+
+        A write that fails without a refusal (a timeout, a lost connection) may still have
+        been stored, outbox and all, and whoever retries will find it there and write
+        nothing again (a repeated HTTP call, a redelivered event already processed). So
+        the relay is told to look at this aggregate's outbox again on its next retry.
+        """
+        key = self.key(ident)
+        try:
+            if last is None:
+                return await self._bucket.create(key, payload)
+            return await self._bucket.update(key, payload, last=last)
+        except RevisionMismatch:
+            raise
+        except Exception:
+            self._known.pop(key, None)
+            if self._relay is not None:
+                self._relay.recheck(self, ident)
+            raise
 
     def _written(self, ident: str, revision: int, payload: bytes, fresh: list[Event]) -> None:
         """After a successful write: remember it, and have the relay publish its new events."""

@@ -3,9 +3,10 @@
 An aggregate and the events its change causes are written in one key-value update; the
 relay publishes them afterwards with `Nats-Msg-Id` = event id and asks the store to drop
 them once JetStream has acknowledged them. A write schedules an immediate flush of its
-aggregate; a flush that fails is retried periodically, and a sweep at start-up republishes
-whatever a crash left pending (JetStream's duplicate window and idempotent consumers absorb
-any repeats).
+aggregate; a flush that fails is retried periodically, and so is the outbox of an
+aggregate whose write failed without an answer (it may have been stored); a sweep at
+start-up republishes whatever a crash left pending (JetStream's duplicate window and
+idempotent consumers absorb any repeats).
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class OutboxRelay:
         task = asyncio.create_task(self._flush_logged(source, ident, events))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def recheck(self, source: OutboxSource, ident: str) -> None:
+        """Flush whatever this aggregate has pending on the next retry: a write to it
+        failed without an answer and may have stored events that nobody else will send."""
+        self._retry.add((source, ident))
 
     async def _flush_logged(
         self, source: OutboxSource, ident: str, events: list[EventEnvelope]
