@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import checkout
+from bench import checkout, nats_requests
 from junction_devtools.platform import Platform, Proc, free_ports, http_ok
 from junction_devtools.testing import start_nats
 
@@ -224,6 +224,10 @@ def platform_under_load(tmp: Path, quick: bool, telemetry: bool = True) -> dict[
         def cpu() -> dict[str, float]:
             return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
+        # NATS messages per checkout first, while nothing else talks to NATS.
+        messages = asyncio.run(
+            nats_requests.measure(platform.urls, *((20, 10.0) if quick else (200, 25.0)))
+        )
         with PeakRss(pids) as peak:
             if quick:
                 steps = checkout.run_steps(
@@ -240,7 +244,13 @@ def platform_under_load(tmp: Path, quick: bool, telemetry: bool = True) -> dict[
                 steps = checkout.run_steps(platform.urls, tmp / f"k6-{name}", cpu=cpu)
     finally:
         platform.stop()
-    return {"ready_seconds": ready_s, "idle_mib": idle, "load_mib": peak.peak, "checkout": steps}
+    return {
+        "ready_seconds": ready_s,
+        "idle_mib": idle,
+        "load_mib": peak.peak,
+        "checkout": steps,
+        "nats_messages": messages,
+    }
 
 
 def checkout_table(c: dict[str, Any], what: str) -> list[str]:
@@ -332,6 +342,7 @@ def table(results: dict[str, Any]) -> str:
         f"| total | {sum(f['idle_mib'].values()):.0f} | {sum(f['load_mib'].values()):.0f} | "
         f"{sum(cpu.values()):.1f} |"
     )
+    lines += ["", nats_requests.table(f["nats_messages"]).rstrip("\n")]
     cores = results["cpus"] or 1
     lines += [
         "",

@@ -49,6 +49,9 @@ class ServiceSettings(BaseSettings):
 
     # The outbox relay publishes inline; the sweep recovers what a crash left behind.
     outbox_sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    # A published event leaves the stored outbox with the aggregate's next write when one
+    # comes within this many seconds, or with a write of its own after it (0: at once).
+    outbox_clear_delay_seconds: float = Field(default=2.0, ge=0)
     cas_attempts: int = Field(default=50, ge=1)
 
     # Once a service is up: the start-up heap frozen out of later garbage collections, and

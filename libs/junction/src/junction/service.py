@@ -185,7 +185,7 @@ class ServiceRuntime:
 
     def relay(self) -> OutboxRelay:
         """An outbox relay (started and drained with the service); give it to the stores."""
-        relay = OutboxRelay(self.publisher)
+        relay = OutboxRelay(self.publisher, clear_delay=self.settings.outbox_clear_delay_seconds)
         self._relays.append(relay)
         return relay
 

@@ -304,3 +304,75 @@ async def test_events_of_a_write_whose_answer_was_lost_are_still_published(
     assert [e.order_id for e in publisher.events] == ["o1"]
     found = await store.get("a")
     assert found is not None and found.value.outbox == []
+
+
+async def test_a_published_event_is_cleared_by_the_aggregates_next_write() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    relay = OutboxRelay(publisher, clear_delay=30.0)
+    store = make_store(kv, relay)
+    await store.mutate("a", record_created)
+    await asyncio.sleep(0)  # the inline flush publishes
+    await asyncio.sleep(0)
+    assert [e.order_id for e in publisher.events] == ["o1"]
+    writes = kv.writes
+    await store.mutate("a", bump)  # the next write: the clear rides on it
+    found = await store.get("a")
+    assert found is not None and found.value.outbox == [] and found.value.value == 2
+    assert kv.writes == writes + 1
+    await relay.close(timeout=5)  # nothing left to clear: no write of its own
+    assert kv.writes == writes + 1
+
+
+async def test_a_published_event_with_no_next_write_is_cleared_after_the_delay() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    relay = OutboxRelay(publisher, clear_delay=0.05)
+    store = make_store(kv, relay)
+    await store.mutate("a", record_created)
+    await asyncio.sleep(0.2)
+    found = await store.get("a")
+    assert len(publisher.events) == 1
+    assert found is not None and found.value.outbox == []
+
+
+async def test_shutdown_clears_what_waits_for_a_next_write() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    relay = OutboxRelay(publisher, clear_delay=30.0)
+    store = make_store(kv, relay)
+    await store.mutate("a", record_created)
+    await relay.close(timeout=5)
+    found = await store.get("a")
+    assert len(publisher.events) == 1
+    assert found is not None and found.value.outbox == []
+
+
+async def test_events_recorded_after_a_publish_are_kept_when_the_clear_rides() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    relay = OutboxRelay(publisher, clear_delay=30.0)
+    store = make_store(kv, relay)
+    await store.mutate("a", record_created)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    await store.mutate("a", record_created)  # drops o1 (published), keeps o2 (new)
+    found = await store.get("a")
+    assert found is not None and [e.order_id for e in found.value.outbox] == ["o2"]
+    await relay.close(timeout=5)
+    assert [e.order_id for e in publisher.events] == ["o1", "o2"]
+    found = await store.get("a")
+    assert found is not None and found.value.outbox == []
+
+
+async def test_new_first_creates_without_a_read_and_decides_again_on_an_existing_key() -> None:
+    kv = FakeKV()
+    store = make_store(kv)
+    seen: list[int | None] = []
+
+    def claim(c: Counter | None) -> Counter:
+        seen.append(None if c is None else c.value)
+        return Counter(value=1) if c is None else Counter(value=c.value + 10)
+
+    await store.mutate("a", claim, new_first=True)
+    assert (kv.reads, kv.writes) == (0, 1)
+    other = make_store(kv)  # another process, which has not seen "a"
+    written = await other.mutate("a", claim, new_first=True)
+    assert written is not None and written.value == 11  # the create was refused; read, then set
+    assert seen == [None, None, 1]

@@ -26,6 +26,15 @@ from junction.store.aggregates import AggregateStore
 logger = logging.getLogger(__name__)
 
 Stock = AggregateStore[StockItem]
+
+
+class ReservationBeingPlaced(RuntimeError):
+    """An event about a reservation still being placed (the consumer retries it)."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"reservation {order_id} still being placed; retry")
+
+
 Reservations = AggregateStore[Reservation]
 
 
@@ -83,11 +92,13 @@ async def reserve_stock(
     """Hold stock for every line, all or nothing; OutOfStock naming the short SKUs when
     any is. Repeating it returns (or raises) the first outcome (found when the reservation
     is created: no read before, the common case is a new one)."""
-    items = {sku: await stock.get(sku) for sku in lines}
+    # A product's price never changes once created, and products are never deleted: what
+    # this process last saw of them will do (the holds below are compare-and-set).
+    items = {sku: await stock.recent(sku) for sku in lines}
     unknown = sorted(sku for sku, found in items.items() if found is None)
     if unknown:
         raise UnknownSkus(unknown)
-    prices = {sku: found.value.price_cents for sku, found in items.items() if found is not None}
+    prices = {sku: found.price_cents for sku, found in items.items() if found is not None}
     reservation = Reservation(
         order_id=order_id,
         lines=lines,
@@ -182,14 +193,18 @@ async def _claim(
     from_: set[ReservationStatus],
     to: ReservationStatus,
     reason: str | None = None,
+    retry_while_pending: bool = False,
 ) -> Reservation | None:
-    """Move a reservation into a working state; None when it is not ours to move."""
+    """Move a reservation into a working state; None when it is not ours to move. With
+    `retry_while_pending`, a reservation still being placed raises (the event is retried)."""
     claimed: Reservation | None = None
 
     def change(current: Reservation | None) -> Reservation | None:
         nonlocal claimed
         if current is None:
             return None
+        if retry_while_pending and current.status is ReservationStatus.PENDING:
+            raise ReservationBeingPlaced(current.order_id)
         if current.status is to and (reason is None or current.release_reason == reason):
             claimed = current  # a crash left it mid-way: finish the job
             return None
@@ -206,14 +221,12 @@ async def _claim(
 
 async def commit_stock(stock: Stock, reservations: Reservations, event: PaymentSucceeded) -> None:
     """Payment approved: deduct the held units and emit StockCommitted."""
-    found = await reservations.get(event.order_id)
-    if found is not None and found.value.status is ReservationStatus.PENDING:
-        raise RuntimeError("reservation still being placed; retry")
     claimed = await _claim(
         reservations,
         event.order_id,
         from_={ReservationStatus.HELD},
         to=ReservationStatus.COMMITTING,
+        retry_while_pending=True,
     )
     if claimed is None:
         # Released (expired or declined) or already committed: orders and payments
@@ -271,13 +284,15 @@ async def expire_reservation(
     remaining = (event.data.expires_at - now()).total_seconds()  # no read before it
     if remaining > 0:
         raise Defer(remaining)
-    found = await reservations.get(event.order_id)
+    # What this process last saw will do: the deadline never moves, a reservation it saw
+    # committed or released stays so, and a release goes through compare-and-set.
+    found = await reservations.recent(event.order_id)
     if found is None:
         return
-    remaining = (found.value.expires_at - now()).total_seconds()
+    remaining = (found.expires_at - now()).total_seconds()
     if remaining > 0:
         raise Defer(remaining)
-    if found.value.status in (
+    if found.status in (
         ReservationStatus.HELD,
         ReservationStatus.PENDING,
         ReservationStatus.RELEASING,

@@ -174,3 +174,16 @@ async def test_concurrent_reservations_never_oversell(stores: Stores) -> None:
     assert len(held) == 10
     item = await ledger(stock, "A")
     assert item.available == 0 and item.reserved == 10
+
+
+async def test_a_payment_for_a_reservation_still_being_placed_is_retried(stores: Stores) -> None:
+    stock, reservations = stores
+    await seed(stock, "A", 5)
+    placing = Reservation(
+        order_id="o1", lines={"A": 1}, prices={"A": 100}, expires_at=now() + timedelta(seconds=60)
+    )
+    assert await reservations.put_new("o1", placing)  # PENDING: the holds are not placed yet
+    with pytest.raises(handlers.ReservationBeingPlaced):
+        await handlers.commit_stock(stock, reservations, payment_succeeded("o1"))
+    found = await reservations.get("o1")
+    assert found is not None and found.value.status is ReservationStatus.PENDING

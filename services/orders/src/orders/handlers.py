@@ -29,11 +29,10 @@ async def place_order(
     """Reserve stock, then store the order with its OrderCreated event; (order, placed now).
 
     Idempotent by id: an order that already exists is returned as it is. Inventory's
-    refusals (out of stock, unknown SKUs) are passed on as they were given.
+    refusals (out of stock, unknown SKUs) are passed on as they were given. There is no
+    read first (a new order is the common case): a repeat finds its reservation again
+    (reservations are idempotent by order id), then the order when it is stored.
     """
-    existing = await orders.get(cmd.order_id)
-    if existing is not None:
-        return existing.value, False
     request = ReserveStockRequest(
         order_id=cmd.order_id,
         items=[LineItem(sku=s, quantity=q) for s, q in cmd.lines.items()],
@@ -47,13 +46,16 @@ async def place_order(
     except ServiceError as exc:
         raise exc.refusal() from exc
     if reservation.status is not ReservationStatus.HELD:
+        existing = await orders.get(cmd.order_id)  # a repeat of an order already moving on
+        if existing is not None:
+            return existing.value, False
         raise ReservationClosed(reservation.status.value)
     order = Order.place(cmd.order_id, cmd.customer_email, reservation.lines, current_trace_id())
     if not await orders.put_new(cmd.order_id, order):
-        # A concurrent duplicate stored it first: answer with that one, as a new placement.
+        # Stored already (a repeat, or a concurrent duplicate): answer with that one.
         stored = await orders.get(cmd.order_id)
         assert stored is not None
-        return stored.value, True
+        return stored.value, False
     return order, True
 
 

@@ -47,7 +47,20 @@ async def test_an_order_is_placed_once_and_repeats_answer_200() -> None:
     assert (first.status_code, again.status_code, fetched.status_code) == (201, 200, 200)
     assert first.json()["status"] == "PENDING_PAYMENT" and first.json()["total_cents"] == 300
     assert [e["event"] for e in fetched.json()["timeline"]] == ["order_created", "stock_reserved"]
-    assert len(inventory.sent) == 1  # the repeat reserved nothing again
+    # No read before placing (a new order is the common case): a repeat asks inventory
+    # again, which answers with the same reservation (idempotent by order id).
+    assert len(inventory.sent) == 2
+
+
+async def test_a_repeat_after_the_reservation_moved_on_answers_with_the_order() -> None:
+    inventory = FakeService()
+    inventory.answer("POST", "/reservations", reservation())
+    async with http_client(app_with(inventory)) as http:
+        first = await http.post("/orders", json=BODY)
+        inventory.answer("POST", "/reservations", reservation(ReservationStatus.COMMITTED))
+        again = await http.post("/orders", json=BODY)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["order_id"] == "o1"
 
 
 async def test_inventorys_refusal_is_passed_on_as_given_and_nothing_is_stored() -> None:

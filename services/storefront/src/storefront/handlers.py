@@ -161,7 +161,7 @@ async def idempotent_checkout(
         current.started_at = started  # the first attempt died: take over its lease
         return current
 
-    await requests.mutate(ident, claim)
+    await requests.mutate(ident, claim, new_first=True)  # a key is usually new
     if verdict is not None:
         return verdict
     try:

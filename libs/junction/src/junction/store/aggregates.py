@@ -139,6 +139,16 @@ class AggregateStore(Generic[A]):
         self._remember(key, entry.revision, entry.value)
         return Versioned(self._model.model_validate_json(entry.value), entry.revision)
 
+    async def recent(self, ident: str) -> A | None:
+        """The aggregate as this process last read or wrote it, read only when it has not:
+        for what never changes once written (a product's price, that it exists). Not for
+        a decision a concurrent writer could change; that is what `mutate` is for."""
+        known = self._known.get(self.key(ident))
+        if known is not None:
+            return self._model.model_validate_json(known[1])
+        found = await self.get(ident)
+        return None if found is None else found.value
+
     async def delete(self, ident: str) -> None:
         """Remove an aggregate (no-op when absent)."""
         key = self.key(ident)
@@ -159,15 +169,21 @@ class AggregateStore(Generic[A]):
             self._written(ident, revision, payload, list(value.outbox))
             return True
 
-    async def mutate(self, ident: str, change: Mutation[A]) -> A | None:
+    async def mutate(self, ident: str, change: Mutation[A], *, new_first: bool = False) -> A | None:
         """Read, apply `change`, write back with compare-and-set; retry on conflict.
 
         `change` gets the current aggregate (None when absent) and returns the new one, or
         None to write nothing. It may raise to abort; nothing is written then. Returns what
-        was written, or None.
+        was written, or None. With `new_first` (keys that are usually new, such as an
+        idempotency key), the create is tried before any read: one request instead of two
+        when the key is new, one more when it is not.
         """
         key = self.key(ident)
         async with self._locks(key):
+            if new_first and key not in self._known:
+                created = await self._create_first(ident, change)
+                if created is not None:
+                    return created
             for attempt in range(self._cas_attempts):
                 known = self._known.get(key)
                 if known is not None:  # optimistic: what this process last saw
@@ -189,6 +205,7 @@ class AggregateStore(Generic[A]):
                         self._known.pop(key, None)
                         continue
                     return None
+                dropped = self._drop_published(ident, updated)
                 updated.outbox = stamp_trace(updated.outbox)
                 payload = updated.model_dump_json().encode()
                 try:
@@ -201,9 +218,42 @@ class AggregateStore(Generic[A]):
                         await asyncio.sleep(min(0.002 * (attempt + 1), 0.05))
                     continue
                 fresh = [e for e in updated.outbox if e.id not in pending_before]
+                if dropped and self._relay is not None:
+                    self._relay.cleared(self, ident, dropped)
                 self._written(ident, revision, payload, fresh)
                 return updated
         raise ConcurrencyConflict(f"{key}: {self._cas_attempts} compare-and-set attempts lost")
+
+    async def _create_first(self, ident: str, change: Mutation[A]) -> A | None:
+        """`change(None)` written as a create; None when it wrote nothing (the key exists,
+        or the change declines or refuses an absent aggregate)."""
+        try:
+            created = change(None)
+        except Exception:
+            return None  # decided again on what is stored
+        if created is None:
+            return None
+        created.outbox = stamp_trace(created.outbox)
+        payload = created.model_dump_json().encode()
+        try:
+            revision = await self._write(ident, payload, None)
+        except RevisionMismatch:
+            return None
+        self._written(ident, revision, payload, list(created.outbox))
+        return created
+
+    def _drop_published(self, ident: str, updated: A) -> set[str]:
+        """Drop from the outbox what the relay has already published: the clear rides on
+        this write. The ids dropped."""
+        if self._relay is None or not updated.outbox:
+            return set()
+        published = self._relay.published(self, ident)
+        if not published:
+            return set()
+        kept = [e for e in updated.outbox if e.id not in published]
+        dropped = {e.id for e in updated.outbox} - {e.id for e in kept}
+        updated.outbox = kept
+        return dropped
 
     async def _write(self, ident: str, payload: bytes, last: int | None) -> int:
         """Create (`last` None) or compare-and-set one entry; its new revision.

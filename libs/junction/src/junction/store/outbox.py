@@ -1,8 +1,12 @@
 """The outbox relay: publishes the events stored with aggregates, then has them cleared.
 
 An aggregate and the events its change causes are written in one key-value update; the
-relay publishes them afterwards with `Nats-Msg-Id` = event id and asks the store to drop
-them once JetStream has acknowledged them. A write schedules an immediate flush of its
+relay publishes them afterwards with `Nats-Msg-Id` = event id and has the store drop them
+once JetStream has acknowledged them. The drop rides on the aggregate's next write when
+one comes within `clear_delay` seconds (an order is written again milliseconds after its
+`OrderCreated` is out), and costs a write of its own only when none does. Until it is
+dropped a published event is only a candidate for republishing, which is harmless (see
+below). A write schedules an immediate flush of its
 aggregate; a flush that fails is retried periodically, and so is the outbox of an
 aggregate whose write failed without an answer (it may have been stored); a sweep at
 start-up republishes whatever a crash left pending (JetStream's duplicate window and
@@ -12,6 +16,7 @@ idempotent consumers absorb any repeats).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Protocol
 
@@ -40,12 +45,16 @@ class OutboxSource(Protocol):
 class OutboxRelay:
     """Publishes pending outbox events of the sources registered with it."""
 
-    def __init__(self, publisher: EventPublisher) -> None:
+    def __init__(self, publisher: EventPublisher, *, clear_delay: float = 0.0) -> None:
         self._publisher = publisher
+        self._clear_delay = clear_delay
         self._sources: list[OutboxSource] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # inline flushes
+        self._clears: set[asyncio.Task[None]] = set()  # clears waiting for a next write
         self._sweeper: asyncio.Task[None] | None = None
         self._retry: set[tuple[OutboxSource, str]] = set()
+        # Published, not yet dropped from the stored outbox: (source, id) -> event ids.
+        self._published: dict[tuple[OutboxSource, str], set[str]] = {}
 
     def register(self, source: OutboxSource) -> None:
         """Include `source` in sweeps (its store does this when built with the relay)."""
@@ -77,16 +86,61 @@ class OutboxRelay:
     async def flush(
         self, source: OutboxSource, ident: str, events: list[EventEnvelope] | None = None
     ) -> int:
-        """Publish `events` (or whatever the aggregate has pending) and clear them; the
-        count sent."""
+        """Publish `events` (or whatever the aggregate has pending) and have them cleared;
+        the count sent. Events given are cleared with the aggregate's next write, or after
+        `clear_delay`; events found pending (a retry, a sweep) are cleared at once."""
+        inline = events is not None
         if events is None:
             events = await source.pending_events(ident)
         if not events:
             return 0
         for event in events:
             await self._publisher.publish(event)
-        await source.clear_published(ident, {e.id for e in events})
+        ids = {e.id for e in events}
+        if inline and self._clear_delay > 0:
+            self._published.setdefault((source, ident), set()).update(ids)
+            task = asyncio.create_task(self._clear_later(source, ident))
+            self._clears.add(task)
+            task.add_done_callback(self._clears.discard)
+        else:
+            await source.clear_published(ident, ids)
+            self.cleared(source, ident, ids)
         return len(events)
+
+    def published(self, source: OutboxSource, ident: str) -> set[str]:
+        """Ids of this aggregate's events already published and not yet dropped: its next
+        write drops them from the outbox (and then calls `cleared`)."""
+        return set(self._published.get((source, ident), ()))
+
+    def cleared(self, source: OutboxSource, ident: str, ids: set[str]) -> None:
+        """These events are no longer in the stored outbox: nothing left to drop for them."""
+        left = self._published.get((source, ident))
+        if left is None:
+            return
+        left -= ids
+        if not left:
+            del self._published[(source, ident)]
+
+    async def _clear_later(self, source: OutboxSource, ident: str) -> None:
+        """Drop published events with a write of their own if no other write took them."""
+        with contextlib.suppress(asyncio.CancelledError):  # close(): clear now
+            await asyncio.sleep(self._clear_delay)
+        await self._clear_now(source, ident)
+
+    async def _clear_now(self, source: OutboxSource, ident: str) -> None:
+        ids = self.published(source, ident)
+        if not ids:
+            return
+        try:
+            await source.clear_published(ident, ids)
+        except Exception as exc:
+            self._retry.add((source, ident))  # republished then cleared: harmless
+            logger.warning(
+                "outbox clear failed; will retry",
+                extra={"key": f"{source.prefix}.{ident}", "error": repr(exc)},
+            )
+            return
+        self.cleared(source, ident, ids)
 
     async def sweep(self) -> int:
         """Publish every pending event of every registered source; the count sent."""
@@ -130,8 +184,13 @@ class OutboxRelay:
         self._sweeper = asyncio.create_task(loop())
 
     async def close(self, timeout: float) -> None:
-        """Stop the sweeper and wait (bounded) for in-flight flushes."""
+        """Stop the sweeper and wait (bounded) for in-flight flushes; pending clears are
+        done now instead of after their delay."""
         if self._sweeper is not None:
             self._sweeper.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in self._clears:
+            task.cancel()  # its wait ends; the clear itself still runs
+        if self._clears:
+            await asyncio.wait(set(self._clears), timeout=timeout)
