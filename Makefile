@@ -12,6 +12,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 REGISTRY ?= localhost:5005
 
+REPLICAS ?= 1
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
@@ -23,8 +24,8 @@ setup: ## install uv (if missing) and the locked dependencies, nats-server inclu
 		|| { echo "could not install uv: see https://docs.astral.sh/uv/getting-started/installation/"; exit 1; }
 	@$(UV) sync --locked --quiet
 
-run: setup ## run the whole platform locally (foreground; Ctrl-C stops it)
-	@$(UV) run --locked --quiet junction-run
+run: setup ## run the whole platform locally (foreground; Ctrl-C stops it); REPLICAS=2: two processes per service
+	@$(UV) run --locked --quiet junction-run --replicas $(REPLICAS)
 
 test: setup lint ## lint, type-check and run every test tier
 	@$(UV) run --locked --quiet pytest
@@ -69,8 +70,9 @@ images: setup ## build every image (Debian's Docker, a debootstrapped base; need
 push: setup ## push the built images to $(REGISTRY) (default localhost:5005, the kind registry)
 	@$(UV) run --locked --quiet python -m junction_devtools.images push --registry $(REGISTRY) storefront orders inventory payments notifications e2e
 
-chaos: setup ## the full chaos runs: 1000 checkouts under faults (1 and 3 NATS nodes), then the crash faults
+chaos: setup ## the full chaos runs: 1000 checkouts under faults (1 and 3 NATS nodes, then 2 replicas of every service), then the crash faults
 	@$(UV) run --locked --quiet python -m tests.chaos.run --checkouts 1000 --rate 20
+	@$(UV) run --locked --quiet python -m tests.chaos.run --checkouts 1000 --rate 20 --nats-nodes 1 --replicas 2
 	@$(UV) run --locked --quiet python -m tests.chaos.crash --checkouts 300 --rate 15
 
 bench: setup ## benchmarks against raw baselines (writes bench/results/)

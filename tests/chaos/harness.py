@@ -11,7 +11,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ HOLD_SECONDS = 10
 ACK_WAIT_SECONDS = 4
 
 
-def chaos_platform(state_dir: Path, nats_nodes: int) -> Platform:
+def chaos_platform(state_dir: Path, nats_nodes: int, replicas: int = 1) -> Platform:
     consumer = {
         "JUNCTION_CONSUMER_ACK_WAIT_SECONDS": str(ACK_WAIT_SECONDS),
         "JUNCTION_CONSUMER_MAX_DELIVER": "30",
@@ -50,6 +50,7 @@ def chaos_platform(state_dir: Path, nats_nodes: int) -> Platform:
         telemetry=False,
         service_env=service_env,
         nats_nodes=nats_nodes,
+        replicas=replicas,
     )
 
 
@@ -89,6 +90,7 @@ class Attempt:
 class Report:
     nats_nodes: int
     checkouts: int
+    replicas: int = 1
     faults: Counter[str] = field(default_factory=Counter)
     answers: Counter[int] = field(default_factory=Counter)
     invariants: list[tuple[str, bool, str]] = field(default_factory=list)
@@ -105,7 +107,7 @@ class Report:
     def table(self) -> str:
         lines = [
             f"chaos run: {self.checkouts} checkouts, NATS nodes: {self.nats_nodes}, "
-            f"{self.total_seconds:.0f} s",
+            f"replicas per service: {self.replicas}, {self.total_seconds:.0f} s",
             "",
             "| fault injected | count |",
             "|---|---:|",
@@ -136,12 +138,18 @@ def endpoints_of(platform: Platform) -> Endpoints:
 
 
 async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int) -> Report:
-    report = Report(platform.nats_nodes, checkouts)
+    report = Report(platform.nats_nodes, checkouts, platform.replicas)
     started = time.monotonic()
     run = uuid.uuid4().hex[:8]
     rng = random.Random(run)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
         shop = Shop(endpoints_of(platform), http)
+        # Checkouts spread over the storefront's replicas, as a load balancer would, and
+        # a retry may land on another replica than the first attempt.
+        shops = [
+            Shop(replace(endpoints_of(platform), storefront=url), http)
+            for url in platform.service_urls("storefront")
+        ]
         skus = {
             await shop.new_sku(stock=max(10, checkouts // 4), price_cents=500): 0 for _ in range(4)
         }
@@ -157,10 +165,10 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
             attempt = Attempt(key, order_id_for(key), items)
             attempts.append(attempt)
             token = "tok_declined" if rng.random() < 0.15 else "tok_visa"
-            for _ in range(10):  # a real client retries, with the same key, for a while
+            for n in range(10):  # a real client retries, with the same key, for a while
                 attempt.tries += 1
                 try:
-                    reply = await shop.checkout(
+                    reply = await shops[(i + n) % len(shops)].checkout(
                         items, token=token, key=key, email=f"{key}@example.com"
                     )
                     attempt.status = reply.status
@@ -174,11 +182,11 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
 
         async def faults() -> None:
             duration = checkouts / rate
-            steps = len(SERVICES) + 4
+            steps = len(platform.service_procs) + 4
             pause = duration / (steps + 1)
             nc = await operator_connection(platform)
             js = nc.jetstream()
-            for name in SERVICES:
+            for name in platform.service_procs:  # one replica at a time
                 await asyncio.sleep(pause)
                 platform.kill(name, signal.SIGKILL)
                 report.faults[f"SIGKILL {name}, restart"] += 1

@@ -1,4 +1,4 @@
-"""`make chaos`: python -m tests.chaos.run --checkouts 1000 [--nats-nodes 1|3]."""
+"""`make chaos`: python -m tests.chaos.run --checkouts 1000 [--nats-nodes 1|3] [--replicas N]."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="checkouts per second")
     parser.add_argument("--poison", type=int, default=6)
     parser.add_argument("--nats-nodes", type=int, choices=(1, 3), nargs="+", default=[1, 3])
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="processes per service (each SIGKILLed in turn)"
+    )
     args = parser.parse_args()
     held = True
     for nodes in args.nats_nodes:
         with tempfile.TemporaryDirectory(prefix="junction-chaos-") as tmp:
-            platform = chaos_platform(Path(tmp), nodes)
+            platform = chaos_platform(Path(tmp), nodes, args.replicas)
             platform.start()
             try:
                 report = asyncio.run(run_chaos(platform, args.checkouts, args.rate, args.poison))

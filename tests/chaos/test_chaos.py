@@ -12,11 +12,17 @@ from tests.chaos.harness import chaos_platform, run_chaos
 pytestmark = pytest.mark.chaos
 
 
-@pytest.mark.parametrize(("nats_nodes", "checkouts"), [(1, 200), (3, 100)])
+@pytest.mark.parametrize(
+    ("nats_nodes", "replicas", "checkouts"), [(1, 1, 200), (3, 1, 100), (1, 2, 150)]
+)
 async def test_invariants_hold_under_faults(
-    nats_nodes: int, checkouts: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    nats_nodes: int,
+    replicas: int,
+    checkouts: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    platform = chaos_platform(tmp_path, nats_nodes)
+    platform = chaos_platform(tmp_path, nats_nodes, replicas)
     platform.start()
     try:
         report = await run_chaos(platform, checkouts, rate=10.0, poison=6)

@@ -11,6 +11,7 @@ CLIENT span whose context travels in the W3C `traceparent` header.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -92,8 +93,43 @@ class RawAnswer:
     body: bytes
 
 
+class Replicas:
+    """The base URLs of one service's replicas, taken in turn.
+
+    In Kubernetes there is one (the Service spreads connections across pods); a local
+    platform with several processes per service gives them all, comma-separated. A replica
+    that refused a connection is passed over for `eject_seconds` (it is down or
+    restarting), as a Service stops sending to a pod that is not ready; when every one has
+    been passed over, they are tried anyway."""
+
+    def __init__(self, base_urls: str, eject_seconds: float = 2.0) -> None:
+        self.urls = [u.strip().rstrip("/") for u in base_urls.split(",") if u.strip()]
+        if not self.urls:
+            raise ValueError("no base URL given")
+        self._eject_seconds = eject_seconds
+        self._down_until = [0.0] * len(self.urls)
+        self._next = 0
+
+    def pick(self) -> int:
+        """The index of the next replica to call."""
+        n = len(self.urls)
+        now = time.monotonic()
+        for _ in range(n):
+            i = self._next % n
+            self._next += 1
+            if self._down_until[i] <= now:
+                return i
+        i = self._next % n
+        self._next += 1
+        return i
+
+    def refused(self, index: int) -> None:
+        """The replica at `index` refused a connection: pass it over for a while."""
+        self._down_until[index] = time.monotonic() + self._eject_seconds
+
+
 class ServiceClient:
-    """Calls one downstream service by base URL."""
+    """Calls one downstream service by base URL (or the URLs of its replicas, in turn)."""
 
     def __init__(
         self,
@@ -105,17 +141,16 @@ class ServiceClient:
         tracer: trace.Tracer | None = None,
     ) -> None:
         self.name = name
-        self._base_url = base_url.rstrip("/")
+        self._replicas = Replicas(base_url)
         self._session = session
         self._policy = policy
         self._breakers = breakers
         self._breaker: AsyncCircuitBreaker | None = None
         self._tracer = tracer
-        url = urlsplit(self._base_url)
-        self._server: dict[str, str | int] = {
-            "server.address": url.hostname or "",
-            "server.port": url.port or 80,
-        }
+        self._servers: list[dict[str, str | int]] = [
+            {"server.address": u.hostname or "", "server.port": u.port or 80}
+            for u in map(urlsplit, self._replicas.urls)
+        ]
 
     async def get(self, path: str, answer: type[M]) -> M:
         return self._parse(await self.request("GET", path, idempotent=True), answer)
@@ -183,7 +218,8 @@ class ServiceClient:
         headers = {DEADLINE_HEADER: str(int(timeout * 1000))}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        url = f"{self._base_url}{path}"
+        replica = self._replicas.pick()
+        url = f"{self._replicas.urls[replica]}{path}"
         async with self._breaker:
             with traced(
                 self._tracer,
@@ -193,12 +229,17 @@ class ServiceClient:
                     "http.request.method": method,
                     "url.full": url,
                     "peer.service": self.name,
-                    **self._server,
+                    **self._servers[replica],
                 },
             ) as span:
                 if self._tracer is not None:
                     propagate.inject(headers)
-                return await self._exchange(method, url, body, headers, timeout, span)
+                try:
+                    return await self._exchange(method, url, body, headers, timeout, span)
+                except TransientHttpError as exc:
+                    if isinstance(exc.__cause__, aiohttp.ClientConnectorError):
+                        self._replicas.refused(replica)
+                    raise
 
     async def _exchange(
         self,

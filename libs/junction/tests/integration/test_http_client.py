@@ -150,3 +150,45 @@ async def test_an_answer_that_breaks_the_contract_is_a_dependency_failure(
 
     with pytest.raises(DependencyUnavailable, match="unexpected answer"):
         await client(base, session).get("/thing", Other)
+
+
+@pytest.fixture
+async def two_downstreams() -> AsyncIterator[tuple[list[Downstream], list[str]]]:
+    states, bases, runners = [], [], []
+    for _ in range(2):
+        state = Downstream()
+        app = web.Application()
+        app.router.add_route("*", "/thing", state.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_ports(["http"])["http"]
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        states.append(state)
+        bases.append(f"http://127.0.0.1:{port}")
+        runners.append(runner)
+    yield states, bases
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def test_calls_are_spread_across_the_replicas_given(
+    two_downstreams: tuple[list[Downstream], list[str]], session: aiohttp.ClientSession
+) -> None:
+    states, bases = two_downstreams
+    c = client(",".join(bases), session)
+    for _ in range(10):
+        await c.get("/thing", Thing)
+    assert [s.calls for s in states] == [5, 5]
+
+
+async def test_a_replica_that_refuses_connections_is_passed_over(
+    downstream: tuple[Downstream, str], session: aiohttp.ClientSession
+) -> None:
+    state, base = downstream
+    closed = f"http://127.0.0.1:{free_ports(['closed'])['closed']}"
+    c = client(f"{closed},{base}", session)
+    with pytest.raises(DependencyUnavailable):  # not retried: it meets the closed one
+        await c.post("/thing", Ask(sku="A"), Thing, idempotent=False)
+    for _ in range(5):  # after one refusal the closed one is not tried again for a while
+        await c.post("/thing", Ask(sku="A"), Thing, idempotent=False)
+    assert state.calls == 5

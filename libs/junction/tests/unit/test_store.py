@@ -376,3 +376,36 @@ async def test_new_first_creates_without_a_read_and_decides_again_on_an_existing
     written = await other.mutate("a", claim, new_first=True)
     assert written is not None and written.value == 11  # the create was refused; read, then set
     assert seen == [None, None, 1]
+
+
+async def test_two_replicas_sweeping_at_start_up_publish_and_clear_without_error() -> None:
+    # Both replicas of a service sweep the same bucket when they start: each event may be
+    # published twice (JetStream's duplicate window drops the second, by event id), and
+    # the outbox ends empty whichever clear lands first.
+    kv = FakeKV()
+    for ident in ("a", "b", "c"):
+        pending = Counter()
+        pending.record(order_created(ident))
+        await kv.create(f"counter.{ident}", pending.model_dump_json().encode())
+    publishers = [RecordingPublisher(), RecordingPublisher()]
+    relays = [OutboxRelay(p) for p in publishers]
+    stores = [make_store(kv, r) for r in relays]
+    await asyncio.gather(*(r.sweep() for r in relays))
+    published = {e.order_id for p in publishers for e in p.events}
+    assert published == {"a", "b", "c"}
+    for ident in ("a", "b", "c"):
+        found = await stores[0].get(ident)
+        assert found is not None and found.value.outbox == []
+
+
+async def test_a_deferred_clear_keeps_what_another_replica_wrote_meanwhile() -> None:
+    kv = FakeKV()
+    relay = OutboxRelay(RecordingPublisher(), clear_delay=30.0)
+    mine, theirs = make_store(kv, relay), make_store(kv)  # two processes, one bucket
+    await mine.mutate("a", record_created)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # published; its clear waits for a next write here
+    await theirs.mutate("a", bump)  # the other replica writes (it knows nothing published)
+    await relay.close(timeout=5)  # the clear: on a stale revision, so read again, then set
+    found = await mine.get("a")
+    assert found is not None and found.value.outbox == [] and found.value.value == 2

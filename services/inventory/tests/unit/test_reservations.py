@@ -187,3 +187,36 @@ async def test_a_payment_for_a_reservation_still_being_placed_is_retried(stores:
         await handlers.commit_stock(stock, reservations, payment_succeeded("o1"))
     found = await reservations.get("o1")
     assert found is not None and found.value.status is ReservationStatus.PENDING
+
+
+async def test_a_timer_on_another_replica_that_saw_the_hold_releases_nothing_committed() -> None:
+    # The timer may be delivered to a replica whose memory still holds the reservation as
+    # HELD while another replica has committed it: the release goes through compare-and-set,
+    # so it meets the commit and leaves it be.
+    kv = FakeKV()
+    one = (
+        AggregateStore(kv, StockItem, prefix="sku"),
+        AggregateStore(kv, Reservation, prefix="reservation"),
+    )
+    two = (
+        AggregateStore(kv, StockItem, prefix="sku"),
+        AggregateStore(kv, Reservation, prefix="reservation"),
+    )
+    await seed(one[0], "A", 5)
+    await handlers.reserve_stock(*one, order_id="o1", lines={"A": 2}, hold_seconds=60)
+    seen = await two[1].get("o1")  # replica two has seen it HELD
+    assert seen is not None and seen.value.status is ReservationStatus.HELD
+
+    def past_deadline(r: Reservation | None) -> Reservation | None:
+        assert r is not None
+        r.expires_at = now() - timedelta(seconds=1)
+        return r
+
+    await two[1].mutate("o1", past_deadline)  # (the deadline passes; two remembers that)
+    await handlers.commit_stock(*one, payment_succeeded("o1"))  # replica one commits
+    late = reservation_opened("o1", expires_at=now() - timedelta(seconds=1))
+    await handlers.expire_reservation(*two, late)
+    found = await one[1].get("o1")
+    assert found is not None and found.value.status is ReservationStatus.COMMITTED
+    item = await ledger(one[0], "A")
+    assert (item.on_hand, item.reserved) == (3, 0)

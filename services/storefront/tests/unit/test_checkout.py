@@ -1,5 +1,6 @@
 """The checkout use case with fake downstream services and an in-memory store."""
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,3 +107,21 @@ async def test_a_key_reused_with_another_body_is_refused() -> None:
 
 def test_the_same_key_always_names_the_same_order() -> None:
     assert order_id_for("k") == order_id_for("k") != order_id_for("other")
+
+
+async def test_two_replicas_given_one_key_at_once_check_out_once() -> None:
+    # Two storefront processes share the bucket, not their memory: the lease is a
+    # compare-and-set create, so the second attempt sees it and is told to retry.
+    kv = FakeKV()
+    first, second = (AggregateStore(kv, IdempotentRequest, prefix="idem") for _ in range(2))
+    orders, payments = services()
+    orders.latency = 0.05  # the first checkout is still under way when the second comes
+    results = await asyncio.gather(
+        run("k", BODY, first, orders, payments),
+        run("k", BODY, second, orders, payments),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Answer", "RequestInProgress"]
+    assert len(orders.sent) == 1 and len(payments.sent) == 1
+    again = await run("k", BODY, second, orders, payments)  # the other replica, afterwards
+    assert again == next(r for r in results if isinstance(r, handlers.Answer))

@@ -3,6 +3,7 @@ code is written against (integration tests use a real nats-server)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import Message
@@ -171,19 +172,22 @@ class FakeService:
     requests it was sent. An answer is a model (2xx) or (status, error body) (4xx); a path
     without one is answered 404, as a service answers a resource it does not have."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
         self.answers: dict[Route, BaseModel | tuple[int, dict[str, Any]]] = {}
         self.sent: list[tuple[str, str, BaseModel | None]] = []
+        self.latency = latency  # seconds each call takes (lets concurrent callers interleave)
 
     def answer(self, method: str, path: str, with_: BaseModel | tuple[int, dict[str, Any]]) -> None:
         self.answers[(method, path)] = with_
 
     async def get(self, path: str, answer: type[M]) -> M:
         self.sent.append(("GET", path, None))
+        await asyncio.sleep(self.latency)
         return self._reply("GET", path, answer)
 
     async def post(self, path: str, body: BaseModel, answer: type[M], *, idempotent: bool) -> M:
         self.sent.append(("POST", path, body))
+        await asyncio.sleep(self.latency)
         return self._reply("POST", path, answer)
 
     def _reply(self, method: str, path: str, answer: type[M]) -> M:

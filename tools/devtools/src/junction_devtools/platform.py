@@ -192,12 +192,20 @@ class Platform:
     # Run each NATS node on a test host of its own (junction_devtools.netns) instead of
     # loopback, so that a test can cut one off the network.
     nats_hosts: TestHosts | None = None
+    # Processes per service: replica 1 on the service's port, the others on free ports.
+    # Callers get every replica's URL (JUNCTION_<SERVICE>_URL, comma-separated) and spread
+    # their calls across them, as a Kubernetes Service spreads them across pods.
+    replicas: int = 1
     procs: dict[str, Proc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
         if self.nats_nodes not in (1, 3):
             raise ValueError("nats_nodes is 1 or 3")
+        if not 1 <= self.replicas <= 8:
+            raise ValueError("replicas is 1 to 8")
+        extra = free_ports([f"{s}-{i}" for s in SERVICES for i in range(2, self.replicas + 1)])
+        self.replica_ports: dict[str, int] = {s: self.ports[s] for s in SERVICES} | extra
         self.nats_passwords = natsauth.generate(list(SERVICES)) if self.nats_auth else {}
         self.node_ports: list[dict[str, int]] = [
             {"client": self.ports["nats"], "monitor": self.ports["nats_monitor"]}
@@ -210,6 +218,21 @@ class Platform:
             routes = free_ports(["r1", "r2", "r3"])
             for i, node in enumerate(self.node_ports, start=1):
                 node["route"] = routes[f"r{i}"]
+
+    def replica_names(self, service: str) -> list[str]:
+        """The process names of one service's replicas: "orders", "orders-2", ..."""
+        return [service] + [f"{service}-{i}" for i in range(2, self.replicas + 1)]
+
+    @property
+    def service_procs(self) -> list[str]:
+        """Every service process, replicas included, in start order."""
+        return [name for service in SERVICES for name in self.replica_names(service)]
+
+    def service_urls(self, service: str) -> list[str]:
+        """The base URL of each replica of `service`."""
+        return [
+            f"http://127.0.0.1:{self.replica_ports[name]}" for name in self.replica_names(service)
+        ]
 
     @property
     def nats_nodes_names(self) -> list[str]:
@@ -241,6 +264,13 @@ class Platform:
     def urls(self) -> dict[str, str]:
         p = self.ports
         urls = {name: f"http://127.0.0.1:{p[name]}" for name in SERVICES}
+        urls.update(
+            {
+                name: f"http://127.0.0.1:{port}"
+                for name, port in self.replica_ports.items()
+                if name not in SERVICES
+            }
+        )
         urls.update(
             nats=self.operator_nats_url,
             nats_monitor=f"http://{self.nats_host(0)}:{p['nats_monitor']}",
@@ -355,43 +385,44 @@ class Platform:
                 f"http://127.0.0.1:{p['trace_query']}/livez",
                 logs / "tracestore.log",
             )
-        for name in SERVICES:
+        for name in self.service_procs:
+            service = name.split("-")[0]
             env = dict(base)
             env.update(
                 {
-                    "JUNCTION_PORT": str(p[name]),
+                    "JUNCTION_PORT": str(self.replica_ports[name]),
                     "JUNCTION_NATS_URL": self.nats_url,
                     "JUNCTION_JS_REPLICAS": str(self.nats_nodes),
-                    "JUNCTION_ORDERS_URL": f"http://127.0.0.1:{p['orders']}",
-                    "JUNCTION_INVENTORY_URL": f"http://127.0.0.1:{p['inventory']}",
-                    "JUNCTION_PAYMENTS_URL": f"http://127.0.0.1:{p['payments']}",
+                    "JUNCTION_ORDERS_URL": ",".join(self.service_urls("orders")),
+                    "JUNCTION_INVENTORY_URL": ",".join(self.service_urls("inventory")),
+                    "JUNCTION_PAYMENTS_URL": ",".join(self.service_urls("payments")),
                     "JUNCTION_SMTP_PORT": str(p["smtp"]),
                     "JUNCTION_TELEMETRY_ENABLED": "true" if self.telemetry else "false",
                 }
             )
-            if name == "storefront" and "trace_query" in self.urls:
+            if service == "storefront" and "trace_query" in self.urls:
                 env["JUNCTION_TRACE_QUERY_URL"] = self.urls["trace_query"]
             if self.telemetry and otlp:
                 env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp
                 env["OTEL_EXPORTER_OTLP_INSECURE"] = "true"
             if self.nats_auth:
-                env["JUNCTION_NATS_USER"] = name
-                env["JUNCTION_NATS_PASSWORD"] = self.nats_passwords[name]
-            env.update(self.service_env.get(name, {}))
-            argv = [py, "-m", f"{name}.main"]
+                env["JUNCTION_NATS_USER"] = service
+                env["JUNCTION_NATS_PASSWORD"] = self.nats_passwords[service]
+            env.update(self.service_env.get(service, {}))
+            argv = [py, "-m", f"{service}.main"]
             if self.images is not None:
                 argv, env = self._container(name, env)
             self.procs[name] = Proc(
                 name,
                 argv,
                 env,
-                f"http://127.0.0.1:{p[name]}/readyz",
+                f"http://127.0.0.1:{self.replica_ports[name]}/readyz",
                 logs / f"{name}.log",
             )
 
     def check_ports_free(self) -> None:
         """Refuse to start over another run: a busy port would answer our readiness checks."""
-        wanted = dict(self.ports)
+        wanted = dict(self.ports) | self.replica_ports
         if not (self.telemetry and self.otlp_endpoint is None):
             wanted.pop("otlp_grpc", None)
             wanted.pop("trace_query", None)
@@ -413,10 +444,10 @@ class Platform:
         passed = {k: v for k, v in env.items() if k.startswith(("JUNCTION_", "OTEL_"))}
         passed["JUNCTION_HOST"] = "127.0.0.1"  # host network: stay on loopback
         argv = container_argv(
-            self.images[name],
+            self.images[name.split("-")[0]],
             passed,
             "--name",
-            f"junction-{name}-{self.ports[name]}",
+            f"junction-{name}-{self.replica_ports[name]}",
             "--stop-timeout",
             "15",
         )
@@ -434,9 +465,9 @@ class Platform:
                 if not self.procs[name].running and self.procs[name].popen is None:
                     self.procs[name].start()
                 self.wait_ready(name, timeout)
-        for name in SERVICES:
+        for name in self.service_procs:
             self.procs[name].start()
-        for name in SERVICES:
+        for name in self.service_procs:
             self.wait_ready(name, timeout)
         return time.monotonic() - started
 
@@ -469,7 +500,7 @@ class Platform:
 
     def stop(self) -> None:
         """Services first (they drain into NATS), then the sinks, NATS last."""
-        for name in reversed(SERVICES):
+        for name in reversed(self.service_procs):
             if name in self.procs:
                 self.procs[name].stop()
         for name in ("tracestore", "mailsink", *self.nats_nodes_names):

@@ -34,6 +34,13 @@ def main() -> None:
         default=int(os.environ.get("JUNCTION_NATS_NODES", "1")),
         help="3: a local JetStream cluster with R3 streams and buckets",
     )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=int(os.environ.get("JUNCTION_REPLICAS", "1")),
+        help="processes per service (replica 1 on the service's port, the others on free "
+        "ports; callers spread their calls across them)",
+    )
     args = parser.parse_args()
 
     platform = Platform(
@@ -42,6 +49,7 @@ def main() -> None:
         telemetry=not args.no_telemetry,
         otlp_endpoint=args.otlp_endpoint,
         nats_nodes=args.nats_nodes,
+        replicas=args.replicas,
     )
     stopping = False
 
