@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import checkout, nats_requests
+from bench import checkout, floor, nats_requests
 from junction_devtools.platform import Platform, Proc, free_ports, http_ok
 from junction_devtools.testing import start_nats
 
@@ -228,6 +228,12 @@ def platform_under_load(tmp: Path, quick: bool, telemetry: bool = True) -> dict[
         messages = asyncio.run(
             nats_requests.measure(platform.urls, *((20, 10.0) if quick else (200, 25.0)))
         )
+        # The floor: the same NATS traffic and HTTP hops with no logic, on the same server.
+        nats_proc = platform.procs["nats"].popen
+        assert nats_proc is not None
+        under = floor.measure(
+            platform.operator_nats_url, nats_proc.pid, *((20, 10.0) if quick else (200, 25.0))
+        )
         with PeakRss(pids) as peak:
             if quick:
                 steps = checkout.run_steps(
@@ -250,6 +256,7 @@ def platform_under_load(tmp: Path, quick: bool, telemetry: bool = True) -> dict[
         "load_mib": peak.peak,
         "checkout": steps,
         "nats_messages": messages,
+        "floor": under,
     }
 
 
@@ -343,6 +350,7 @@ def table(results: dict[str, Any]) -> str:
         f"{sum(cpu.values()):.1f} |"
     )
     lines += ["", nats_requests.table(f["nats_messages"]).rstrip("\n")]
+    lines += ["", floor.table(f["floor"], sum(cpu.values())).rstrip("\n")]
     cores = results["cpus"] or 1
     lines += [
         "",

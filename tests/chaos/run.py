@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.chaos.harness import chaos_platform, run_chaos
+
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 
 
 def main() -> None:
@@ -22,6 +25,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     held = True
+    tables = []
     for nodes in args.nats_nodes:
         with tempfile.TemporaryDirectory(prefix="junction-chaos-") as tmp:
             platform = chaos_platform(Path(tmp), nodes, args.replicas)
@@ -32,7 +36,13 @@ def main() -> None:
                 platform.stop()
         print(report.table(), flush=True)  # noqa: T201
         print(flush=True)  # noqa: T201
+        tables.append(report.table())
         held &= report.held
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%MZ")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"chaos-{stamp}.md").write_text(
+        f"# Chaos runs, {stamp}\n\n" + "\n\n".join(tables) + "\n"
+    )
     sys.exit(0 if held else 1)
 
 

@@ -27,3 +27,4 @@ def test_bench_quick_run_prints_every_variant() -> None:
     assert "| 10 |" in out and "Highest rate with 0 errors" in out  # the k6 checkout table
     assert "| storefront |" in out and "| total |" in out  # the footprint table
     assert "NATS messages per confirmed checkout" in out and "| **all** |" in out
+    assert "Floor: 20 checkouts" in out and "x** the floor" in out
