@@ -4,13 +4,13 @@ An aggregate and the events its change causes are written in one key-value updat
 relay publishes them afterwards with `Nats-Msg-Id` = event id and has the store drop them
 once JetStream has acknowledged them. The drop rides on the aggregate's next write when
 one comes within `clear_delay` seconds (an order is written again milliseconds after its
-`OrderCreated` is out), and costs a write of its own only when none does. Until it is
-dropped a published event is only a candidate for republishing, which is harmless (see
-below). A write schedules an immediate flush of its
-aggregate; a flush that fails is retried periodically, and so is the outbox of an
-aggregate whose write failed without an answer (it may have been stored); a sweep at
-start-up republishes whatever a crash left pending (JetStream's duplicate window and
-idempotent consumers absorb any repeats).
+`OrderCreated` is out), and costs a write of its own only when none does.
+
+A write schedules an immediate flush of its aggregate; a flush that fails is retried
+periodically, and so is the outbox of an aggregate whose write failed without an answer
+(it may have been stored); a sweep at start-up republishes whatever a crash left pending.
+A published event not yet dropped is only a candidate for republishing: JetStream's
+duplicate window and idempotent consumers absorb any repeats.
 """
 
 from __future__ import annotations
