@@ -1,8 +1,8 @@
 """In-process micro-measurements behind figures quoted in the code and the README:
 
 - a FastAPI request called straight through ASGI: without tracing, with FastAPI's native
-  telemetry, and with Junction's `ServerSpans`, each with a trace that is sampled and one
-  that is not;
+  telemetry, and with Junction's `ServerSpans`, each with a trace that is sampled, one
+  that is not (the head's decision), and a caller's trace that is not;
 - one recorded span: creation and end, then OTLP encoding;
 - one receipt as notifications builds and flattens it now (compat32's `MIMEText`), and
   the same with the modern `EmailMessage` API it used before.
@@ -88,8 +88,12 @@ def app(tracing: str, ratio: float) -> FastAPI:
     return application
 
 
-def asgi_us(application: FastAPI, n: int = 5000) -> float:
-    scope = asgi_scope("GET", "/echo", {"host": "bench"})
+UNSAMPLED_CALLER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+
+
+def asgi_us(application: FastAPI, n: int = 5000, caller: str | None = None) -> float:
+    headers = {"host": "bench"} | ({"traceparent": caller} if caller else {})
+    scope = asgi_scope("GET", "/echo", headers)
 
     async def send(message: MutableMapping[str, Any]) -> None:
         pass
@@ -105,8 +109,8 @@ def asgi_us(application: FastAPI, n: int = 5000) -> float:
     return asyncio.run(run())
 
 
-def asgi_us_of(tracing: str, ratio: float) -> float:
-    return asgi_us(app(tracing, ratio))
+def asgi_us_of(tracing: str, ratio: float, caller: str | None = None) -> float:
+    return asgi_us(app(tracing, ratio), caller=caller)
 
 
 def span_us(n: int = 10000) -> tuple[float, float]:
@@ -187,6 +191,8 @@ def main() -> None:
         for ratio, label in ((0.0, "not sampled"), (1.0, "sampled")):
             us = best_us(partial(asgi_us_of, tracing, ratio))
             print(f"| FastAPI request, {tracing} server spans, {label} | {us:.1f} |")
+        us = best_us(partial(asgi_us_of, tracing, 1.0, UNSAMPLED_CALLER))
+        print(f"| FastAPI request, {tracing} server spans, caller's trace not sampled | {us:.1f} |")
     create, encode = min(span_us() for _ in range(3))
     print(f"| one span: create, attributes, end | {create:.1f} |")
     print(f"| one span: OTLP protobuf encoding | {encode:.1f} |")

@@ -138,8 +138,9 @@ class ServerSpans:
 
     Junction's own rather than FastAPI's native telemetry or the OpenTelemetry ASGI
     instrumentation, which cost several times as much per request (measured in
-    docs/decisions/0002-server-spans.md). An unsampled request costs a header scan and a
-    context switch, a sampled one its span.
+    docs/decisions/0002-server-spans.md). A request in a trace its caller did not sample
+    costs a header scan and a context switch, a new trace the head's sampling decision as
+    well, a sampled one its span.
     """
 
     def __init__(self, app: ASGIApp, *, tracer: trace.Tracer, exclude: frozenset[str]) -> None:
@@ -155,6 +156,16 @@ class ServerSpans:
             _PROPAGATED[k]: v.decode("latin-1") for k, v in scope["headers"] if k in _PROPAGATED
         }
         parent = propagate.extract(carrier) if carrier else None
+        if parent is not None and unsampled(parent):
+            # The caller's head decided not to record this trace: no span to start (the
+            # sampler would only drop it), the caller's context made current so that the
+            # decision travels on with whatever this request calls or publishes.
+            token = otel_context.attach(parent)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                otel_context.detach(token)
+            return
         method = scope["method"]
         span = self.tracer.start_span(method, context=parent, kind=trace.SpanKind.SERVER)
         token = otel_context.attach(trace.set_span_in_context(span, parent))

@@ -6,7 +6,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
 from junction.telemetry import ServerSpans
 from junction_devtools.testing import asgi_call
@@ -70,3 +70,28 @@ async def test_probes_and_unsampled_requests_record_nothing() -> None:
     assert (await asgi_call(app, "GET", "/readyz"))[0] == 200
     assert (await asgi_call(app, "GET", "/orders/o1"))[0] == 200
     assert exporter.get_finished_spans() == ()
+
+
+async def test_a_request_in_a_trace_the_caller_did_not_sample_starts_no_span() -> None:
+    # No span to start (the sampler would only drop it): the caller's context is made
+    # current, so the handler's calls and events carry the caller's decision on.
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(ALWAYS_ON))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI()
+    seen: list[trace.SpanContext] = []
+
+    @app.get("/orders/{order_id}")
+    async def get_order(order_id: str) -> dict[str, str]:
+        seen.append(trace.get_current_span().get_span_context())
+        return {}
+
+    app.add_middleware(ServerSpans, tracer=provider.get_tracer("test"), exclude=frozenset())
+    unsampled_caller = CALLER[:-2] + "00"
+    assert (await asgi_call(app, "GET", "/orders/o1", {"traceparent": unsampled_caller}))[0] == 200
+    (ctx,) = seen
+    # The caller's own span context, not a new (dropped) span of this service's.
+    assert format(ctx.trace_id, "032x") == CALLER_TRACE and ctx.span_id == 0xB7AD6B7169203331
+    assert not ctx.trace_flags.sampled and exporter.get_finished_spans() == ()
+    assert (await asgi_call(app, "GET", "/orders/o1", {"traceparent": CALLER}))[0] == 200
+    assert len(exporter.get_finished_spans()) == 1  # a sampled caller's request is a span
