@@ -35,9 +35,11 @@ K8S_ENV = {
 
 
 def current_trace_id() -> str | None:
-    """The current trace id in hex, or None outside a recorded trace."""
+    """The current trace id in hex, or None outside a recorded trace (a trace the head did
+    not sample has an id too, but nothing of it is stored: naming it would send a person,
+    or the order page, looking for a trace that is not there)."""
     ctx = trace.get_current_span().get_span_context()
-    return format(ctx.trace_id, "032x") if ctx.is_valid else None
+    return format(ctx.trace_id, "032x") if ctx.is_valid and ctx.trace_flags.sampled else None
 
 
 def unsampled(context: Context | None = None) -> bool:

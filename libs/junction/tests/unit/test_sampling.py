@@ -4,6 +4,7 @@ the decision travels on with every message."""
 from typing import Any
 
 import pytest
+from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -13,6 +14,7 @@ from junction.config import ServiceSettings
 from junction.contracts.events import StockCommitted
 from junction.messaging.consumer import durable_consumer
 from junction.messaging.publisher import JetStreamPublisher
+from junction.telemetry import current_trace_id
 from junction_devtools.fakes import FakeMsg, RecordingDeadLetters
 from junction_devtools.samples import order_confirmed, stock_committed
 
@@ -66,3 +68,15 @@ async def test_a_message_passes_its_sampling_decision_on(flags: str, spans: int)
     (sent,) = broker.headers
     assert sent["traceparent"].startswith(f"00-{TRACE}-")
     assert sent["traceparent"].endswith(f"-{flags}")
+
+
+@pytest.mark.parametrize(("flags", "named"), [("00", False), ("01", True)])
+def test_only_a_recorded_trace_is_named(flags: str, named: bool) -> None:
+    # X-Trace-Id, the checkout's answer and the order's trace link use this: a trace the
+    # head did not sample is stored nowhere, so it is not named.
+    parent = propagate.extract({"traceparent": f"00-{TRACE}-b7ad6b7169203331-{flags}"})
+    token = otel_context.attach(parent)
+    try:
+        assert current_trace_id() == (TRACE if named else None)
+    finally:
+        otel_context.detach(token)
