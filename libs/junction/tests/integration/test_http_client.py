@@ -47,8 +47,8 @@ class Ask(BaseModel):
     quantity: int | None = None
 
 
-@pytest.fixture
-async def downstream() -> AsyncIterator[tuple[Downstream, str]]:
+async def serve_downstream() -> tuple[Downstream, str, web.AppRunner]:
+    """A real HTTP server on a free loopback port; its state, base URL and runner."""
     state = Downstream()
     app = web.Application()
     app.router.add_route("*", "/thing", state.handle)
@@ -56,7 +56,13 @@ async def downstream() -> AsyncIterator[tuple[Downstream, str]]:
     await runner.setup()
     port = free_ports(["http"])["http"]
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield state, f"http://127.0.0.1:{port}"
+    return state, f"http://127.0.0.1:{port}", runner
+
+
+@pytest.fixture
+async def downstream() -> AsyncIterator[tuple[Downstream, str]]:
+    state, base, runner = await serve_downstream()
+    yield state, base
     await runner.cleanup()
 
 
@@ -154,20 +160,9 @@ async def test_an_answer_that_breaks_the_contract_is_a_dependency_failure(
 
 @pytest.fixture
 async def two_downstreams() -> AsyncIterator[tuple[list[Downstream], list[str]]]:
-    states, bases, runners = [], [], []
-    for _ in range(2):
-        state = Downstream()
-        app = web.Application()
-        app.router.add_route("*", "/thing", state.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_ports(["http"])["http"]
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        states.append(state)
-        bases.append(f"http://127.0.0.1:{port}")
-        runners.append(runner)
-    yield states, bases
-    for runner in runners:
+    served = [await serve_downstream() for _ in range(2)]
+    yield [state for state, _, _ in served], [base for _, base, _ in served]
+    for _, _, runner in served:
         await runner.cleanup()
 
 
