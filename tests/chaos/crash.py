@@ -187,6 +187,17 @@ async def stored_state(nc: NatsClient, order_id: str) -> str:
     return "; ".join(parts)
 
 
+async def held_stock(nc: NatsClient, sku: str, confirmed: dict[str, Any]) -> list[str]:
+    """The orders still holding units of `sku`, or confirmed without their units taken."""
+    entry = await (await nc.jetstream().key_value("inventory")).get(f"sku.{sku}")
+    item = json.loads(entry.value or b"{}")
+    found = [
+        f"{sku} held {qty} by " + await stored_state(nc, oid)
+        for oid, qty in sorted(item.get("holds", {}).items())
+    ]
+    return found or [f"{sku}: on hand {item.get('on_hand')}, {len(confirmed)} confirmed orders"]
+
+
 async def kill_and_restart(platform: Platform, names: list[str]) -> None:
     for name in names:  # at once: no drain, no lame duck
         platform.procs[name].signal(signal.SIGKILL)
@@ -341,9 +352,10 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
         await asyncio.sleep(2)
         for sku in skus:
             led = await shop.ledger(sku)
-            row.units_unaccounted += (
-                abs(initial[sku] - sold[sku] - led["on_hand"]) + led["reserved"]
-            )
+            unaccounted = abs(initial[sku] - sold[sku] - led["on_hand"]) + led["reserved"]
+            row.units_unaccounted += unaccounted
+            if unaccounted:  # who holds them, and what each service has stored for it
+                row.stuck.extend(await held_stock(nc, sku, confirmed))
     after = await operator_connection(platform)
     stored = await markers.stored(after)
     await after.close()
