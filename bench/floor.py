@@ -21,13 +21,11 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -58,11 +56,6 @@ class Mix:
     def nats_messages(self) -> int:
         """Client-to-server messages per checkout (each delivery's ack is one)."""
         return self.kv_writes + self.kv_reads + self.publishes + self.deliveries
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def serve_http(port: int) -> None:
@@ -148,6 +141,7 @@ def measure(
     nats_url: str, nats_pid: int, checkouts: int = 200, rate: float = 25.0, mix: Mix = Mix()
 ) -> dict[str, Any]:
     """Run the floor against the NATS server with pid `nats_pid`; CPU ms per checkout."""
+    from bench.run import cpu_seconds, wait_for_port  # here: bench.run imports this module
     from junction_devtools.platform import free_ports
 
     port = free_ports(["http"])["http"]
@@ -157,15 +151,7 @@ def measure(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the floor's HTTP server did not start") from None
-                time.sleep(0.05)
+        wait_for_port(port)
         me = os.getpid()
         before = {"client": cpu_seconds(me), "http": cpu_seconds(server.pid)}
         before["nats"] = cpu_seconds(nats_pid)

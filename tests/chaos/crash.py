@@ -40,13 +40,12 @@ from nats.js import api
 
 from junction_devtools import netns
 from junction_devtools.netns import TestHosts
-from junction_devtools.platform import SERVICES, Platform, free_ports
+from junction_devtools.platform import Platform, free_ports
 from storefront.domain import order_id_for
-from tests.chaos.harness import at_rate, operator_connection
+from tests.chaos.harness import HOLD_SECONDS, at_rate, operator_connection, recovery_env
 from tests.e2e.client import Endpoints, Shop
 
 TERMINAL = {"CONFIRMED", "CANCELLED"}
-HOLD_SECONDS = 10
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 FAULTS = {"nats-sigkill": 1, "cluster-sigkill-all": 3, "cluster-partition": 3, "disk-full": 1}
 DISK_MB = 96
@@ -58,19 +57,11 @@ SYNC = {"always": "always", "default": None}
 def crash_platform(
     state_dir: Path, nodes: int, sync: str | None, hosts: TestHosts | None = None
 ) -> Platform:
-    consumer = {
-        "JUNCTION_CONSUMER_ACK_WAIT_SECONDS": "4",
-        "JUNCTION_CONSUMER_MAX_DELIVER": "30",
-        "JUNCTION_CONSUMER_BACKOFF_SECONDS": "0.2",
-        "JUNCTION_OUTBOX_SWEEP_INTERVAL_SECONDS": "1",
-    }
-    service_env = {name: dict(consumer) for name in SERVICES}
-    service_env["inventory"]["JUNCTION_RESERVATION_HOLD_SECONDS"] = str(HOLD_SECONDS)
     return Platform(
         state_dir=state_dir,
         ports=free_ports(),
         telemetry=False,
-        service_env=service_env,
+        service_env=recovery_env(),
         nats_nodes=nodes,
         nats_sync_interval=sync,
         nats_hosts=hosts,

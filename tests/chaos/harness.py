@@ -28,7 +28,8 @@ HOLD_SECONDS = 10
 ACK_WAIT_SECONDS = 4
 
 
-def chaos_platform(state_dir: Path, nats_nodes: int, replicas: int = 1) -> Platform:
+def recovery_env() -> dict[str, dict[str, str]]:
+    """Per service: consumers and the outbox that recover within seconds, short holds."""
     consumer = {
         "JUNCTION_CONSUMER_ACK_WAIT_SECONDS": str(ACK_WAIT_SECONDS),
         "JUNCTION_CONSUMER_MAX_DELIVER": "30",
@@ -37,6 +38,11 @@ def chaos_platform(state_dir: Path, nats_nodes: int, replicas: int = 1) -> Platf
     }
     service_env = {name: dict(consumer) for name in SERVICES}
     service_env["inventory"]["JUNCTION_RESERVATION_HOLD_SECONDS"] = str(HOLD_SECONDS)
+    return service_env
+
+
+def chaos_platform(state_dir: Path, nats_nodes: int, replicas: int = 1) -> Platform:
+    service_env = recovery_env()
     service_env["payments"].update(
         {
             "JUNCTION_FAULT_ERROR_RATE": "0.3",  # 30 % transient errors

@@ -158,16 +158,19 @@ class AggregateStore(Generic[A]):
 
     async def put_new(self, ident: str, value: A) -> bool:
         """Create the aggregate unless it exists; False when it already did."""
-        key = self.key(ident)
-        async with self._locks(key):
-            value.outbox = stamp_trace(value.outbox)
-            payload = value.model_dump_json().encode()
-            try:  # no read first: the bucket refuses a create over a live entry
-                revision = await self._write(ident, payload, None)
-            except RevisionMismatch:
-                return False
-            self._written(ident, revision, payload, list(value.outbox))
-            return True
+        async with self._locks(self.key(ident)):
+            return await self._create(ident, value)
+
+    async def _create(self, ident: str, value: A) -> bool:
+        """Create the aggregate (the key's lock held); False when it already exists."""
+        value.outbox = stamp_trace(value.outbox)
+        payload = value.model_dump_json().encode()
+        try:  # no read first: the bucket refuses a create over a live entry
+            revision = await self._write(ident, payload, None)
+        except RevisionMismatch:
+            return False
+        self._written(ident, revision, payload, list(value.outbox))
+        return True
 
     async def mutate(self, ident: str, change: Mutation[A], *, new_first: bool = False) -> A | None:
         """Read, apply `change`, write back with compare-and-set; retry on conflict.
@@ -231,15 +234,8 @@ class AggregateStore(Generic[A]):
             created = change(None)
         except Exception:
             return None  # decided again on what is stored
-        if created is None:
+        if created is None or not await self._create(ident, created):
             return None
-        created.outbox = stamp_trace(created.outbox)
-        payload = created.model_dump_json().encode()
-        try:
-            revision = await self._write(ident, payload, None)
-        except RevisionMismatch:
-            return None
-        self._written(ident, revision, payload, list(created.outbox))
         return created
 
     def _drop_published(self, ident: str, updated: A) -> set[str]:
