@@ -8,7 +8,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 .PHONY: help setup run test test-unit test-integration test-e2e lint format clean bench images \
-	push cluster up down chart-check chaos screenshots bench-live
+	push cluster up down chart-check chaos screenshots bench-live bench-reads
 
 REGISTRY ?= localhost:5005
 
@@ -80,6 +80,9 @@ bench: setup ## benchmarks against raw baselines (writes bench/results/)
 
 bench-live: setup ## the checkout with live order pages open and without (bench/results/live-pages-*)
 	@$(UV) run --locked --quiet python -m bench.live_pages
+
+bench-reads: setup ## replicated key-value reads: through the leader against direct gets (bench/results/kv-reads-*)
+	@$(UV) run --locked --quiet python -m bench.kv_reads
 
 screenshots: setup ## the storefront page in Chromium, saved to docs/images/ (for the README)
 	@$(UV) run --locked --quiet python -m junction_devtools.screenshots

@@ -30,6 +30,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.js import api
 
+from junction.connection import when_ready
 from junction_devtools import netns
 from junction_devtools.netns import TestHosts
 from junction_devtools.platform import Platform, free_ports
@@ -144,14 +146,17 @@ class Markers:
         self._stop.set()
 
     async def stored(self, nc: NatsClient) -> set[str]:
+        """Every marker the stream holds (read through its leader, once the cluster that
+        was just healed or restarted answers again)."""
         js = nc.jetstream()
-        info = await js.stream_info(self.stream)
+        info = await when_ready(lambda: js.stream_info(self.stream), 60)
         found = set()
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             try:
-                found.add(((await js.get_msg(self.stream, seq)).data or b"").decode())
+                msg = await when_ready(partial(js.get_msg, self.stream, seq), 60)
             except nats.js.errors.NotFoundError:
                 continue
+            found.add((msg.data or b"").decode())
         return found
 
 
@@ -165,22 +170,28 @@ async def stored_state(nc: NatsClient, order_id: str) -> str:
     parts = [order_id]
     for bucket, prefix in STORED.items():
         try:
-            entry = await (await js.key_value(bucket)).get(f"{prefix}.{order_id}")
+            kv = await when_ready(partial(js.key_value, bucket), 30)
+            entry = await when_ready(partial(kv.get, f"{prefix}.{order_id}"), 30)
             value = json.loads(entry.value or b"{}")
         except nats.js.errors.KeyNotFoundError:
             parts.append(f"{bucket}: none")
             continue
         outbox = [e.get("type") for e in value.get("outbox", [])]
+        expires = ""
+        if "expires_at" in value:  # a reservation: how long its hold has left
+            left = datetime.fromisoformat(value["expires_at"]) - datetime.now(UTC)
+            expires = f" expires in {left.total_seconds():.1f} s"
         parts.append(
             f"{bucket}: {value.get('status')} rev {entry.revision} outbox {outbox} "
-            f"processed {len(value.get('processed', []))}"
+            f"processed {len(value.get('processed', []))}{expires}"
         )
     return "; ".join(parts)
 
 
 async def held_stock(nc: NatsClient, sku: str, confirmed: dict[str, Any]) -> list[str]:
     """The orders still holding units of `sku`, or confirmed without their units taken."""
-    entry = await (await nc.jetstream().key_value("inventory")).get(f"sku.{sku}")
+    kv = await when_ready(lambda: nc.jetstream().key_value("inventory"), 30)
+    entry = await when_ready(lambda: kv.get(f"sku.{sku}"), 30)
     item = json.loads(entry.value or b"{}")
     found = [
         f"{sku} held {qty} by " + await stored_state(nc, oid)
@@ -300,6 +311,7 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
         orders: dict[str, dict[str, Any] | None] = {}
         accepted = {oid for _, oid, status in ledger if status in (201, 402)}
         deadline = last_fault + 30 + HOLD_SECONDS
+        gone = last_fault + HOLD_SECONDS + 5
         pending = {oid for _, oid, _ in ledger}
         while pending and time.monotonic() < deadline:
             for oid in list(pending):
@@ -307,8 +319,10 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
                 if reply.status == 200 and reply.body["status"] in TERMINAL:
                     orders[oid] = reply.body
                     pending.discard(oid)
-                elif reply.status == 404 and oid not in accepted:
-                    orders[oid] = None  # refused, or never got that far: nothing promised
+                elif reply.status == 404 and oid not in accepted and time.monotonic() > gone:
+                    # Refused, or never got that far: nothing promised. Decided once a hold
+                    # its last attempt may have left has expired (the units are then back).
+                    orders[oid] = None
                     pending.discard(oid)
             if pending:
                 await asyncio.sleep(0.5)

@@ -456,11 +456,8 @@ class Platform:
     def start(self, timeout: float = 60.0) -> float:
         """Start everything and wait until each process is ready; seconds it took."""
         started = time.monotonic()
-        self.check_ports_free()
-        self._build()
-        for name in self.nats_nodes_names:  # a cluster's nodes need each other to be ready
-            self.procs[name].start()
-        for name in [*self.nats_nodes_names, "mailsink", "tracestore"]:
+        self.start_nats(timeout)
+        for name in ["mailsink", "tracestore"]:
             if name in self.procs:
                 if not self.procs[name].running and self.procs[name].popen is None:
                     self.procs[name].start()
@@ -470,6 +467,16 @@ class Platform:
         for name in self.service_procs:
             self.wait_ready(name, timeout)
         return time.monotonic() - started
+
+    def start_nats(self, timeout: float = 60.0) -> None:
+        """Start the NATS node(s) alone and wait until JetStream is up on each (what
+        `start` does first; tests of the store against a cluster need nothing else)."""
+        self.check_ports_free()
+        self._build()
+        for name in self.nats_nodes_names:  # a cluster's nodes need each other to be ready
+            self.procs[name].start()
+        for name in self.nats_nodes_names:
+            self.wait_ready(name, timeout)
 
     def wait_ready(self, name: str, timeout: float = 60.0) -> None:
         proc = self.procs[name]

@@ -87,8 +87,18 @@ async def open_bucket(
     js: JetStreamContext, name: str, *, replicas: int, ttl: float | None = None
 ) -> NatsBucket:
     """Open a bucket, creating it if needed: file storage, `replicas`, and an entry
-    time-to-live when given. Reads are direct gets (`allow_direct`, as the NATS CLI and
-    nats.go create buckets): the server answers from the stream without its JSON API."""
+    time-to-live when given.
+
+    Reads go where they cannot be stale. With one replica they are direct gets
+    (`allow_direct`, as the NATS CLI and nats.go create buckets: the server answers from
+    the stream without its JSON API). With several, only the stream leader answers:
+    every replica answers direct gets, a follower cut off and healed among them, from
+    whatever it holds until it has caught up (the server stops none of them; measured: a
+    key written during the cut read as absent for half a second after the heal). A
+    stale "absent" or old revision is a decision taken on the wrong state: a handler
+    that finds no reservation acks an event it never applied, a relay that finds an
+    empty outbox stops retrying it. Leader reads fail loudly (a timeout, retried) instead.
+    """
     try:
         kv = await js.key_value(name)
     except BucketNotFoundError:
@@ -98,12 +108,13 @@ async def open_bucket(
             storage=api.StorageType.FILE,
             replicas=replicas,
             ttl=ttl,
-            direct=True,
+            direct=replicas == 1,
         )
         return NatsBucket(name, await js.create_key_value(config), js)
     info = await js.stream_info(f"KV_{name}")
-    if not info.config.allow_direct:  # created by an earlier version
-        info.config.allow_direct = True
+    direct = (info.config.num_replicas or 1) == 1  # as it is, whatever was asked
+    if bool(info.config.allow_direct) != direct:  # created by an earlier version
+        info.config.allow_direct = direct
         await js.update_stream(info.config)
         kv = await js.key_value(name)
     return NatsBucket(name, kv, js)
