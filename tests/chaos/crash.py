@@ -263,6 +263,7 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
         skus = [await shop.new_sku(stock=checkouts, price_cents=700) for _ in range(3)]
         initial = {sku: (await shop.ledger(sku))["on_hand"] for sku in skus}
         ledger: list[tuple[str, str, int]] = []  # (key, order id, last status) per checkout
+        refused: set[str] = set()
 
         async def one_checkout(i: int) -> None:
             key = f"crash-{run}-{i}"
@@ -278,7 +279,10 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
                 except (aiohttp.ClientError, TimeoutError):
                     status = 0
                 row.unavailable += status == 503
-                if status in (201, 402, 422) or (status == 409 and "skus" in str(reply.body)):
+                if status in (201, 402):
+                    break
+                if status == 422 or (status == 409 and "skus" in str(reply.body)):
+                    refused.add(order_id_for(key))  # nothing held, nothing promised
                     break
                 await asyncio.sleep(1.0)
             ledger.append((key, order_id_for(key), status))
@@ -319,9 +323,9 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
                 if reply.status == 200 and reply.body["status"] in TERMINAL:
                     orders[oid] = reply.body
                     pending.discard(oid)
-                elif reply.status == 404 and oid not in accepted and time.monotonic() > gone:
-                    # Refused, or never got that far: nothing promised. Decided once a hold
-                    # its last attempt may have left has expired (the units are then back).
+                elif reply.status == 404 and (oid in refused or time.monotonic() > gone):
+                    # Refused, or never got that far: nothing promised. Without an answer,
+                    # decided once a hold its last attempt may have left has expired.
                     orders[oid] = None
                     pending.discard(oid)
             if pending:
