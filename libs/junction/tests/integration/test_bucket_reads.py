@@ -30,6 +30,7 @@ pytestmark = [
 
 CUT_SECONDS = 6.0
 READ_SECONDS = 3.0
+ENOUGH = 200  # answered reads
 
 
 @pytest.fixture
@@ -92,10 +93,14 @@ async def test_a_follower_healed_after_a_cut_never_answers_a_read_with_what_it_m
     finally:
         cluster.nats_hosts.heal(follower + 1)
     # Each read follows a write acknowledged to another client: it must see that write.
+    # For READ_SECONDS after the heal, and on until enough were answered (the healed
+    # node's routes may take a few seconds to come back; its reads fail until then).
     answered, stale, failed = 0, [], 0
-    deadline = time.monotonic() + READ_SECONDS
-    while time.monotonic() < deadline:
+    deadline, last = time.monotonic() + READ_SECONDS, time.monotonic() + 30
+    while time.monotonic() < last and (time.monotonic() < deadline or answered < ENOUGH):
         for key in keys:
+            if time.monotonic() > last or (time.monotonic() > deadline and answered >= ENOUGH):
+                break
             try:
                 revisions[key] = await written.update(key, b"after", last=revisions[key])
                 entry = await on_follower.get(key)
@@ -108,9 +113,7 @@ async def test_a_follower_healed_after_a_cut_never_answers_a_read_with_what_it_m
             answered += 1
             if entry is None or entry.revision < revisions[key]:
                 stale.append(key)
-            if time.monotonic() > deadline:
-                break
     for nc in (writer, reader, majority):
         await nc.close()
-    assert answered > 0, f"no read answered in {READ_SECONDS} s after the heal ({failed} failed)"
+    assert answered >= ENOUGH, f"{answered} reads answered in 30 s after the heal ({failed} failed)"
     assert stale == [], f"{len(stale)} of {answered} reads answered with what the node missed"
