@@ -149,7 +149,7 @@ class Markers:
         """Every marker the stream holds (read through its leader, once the cluster that
         was just healed or restarted answers again)."""
         js = nc.jetstream()
-        info = await when_ready(lambda: js.stream_info(self.stream), 60)
+        info = await when_ready(partial(js.stream_info, self.stream), 60)
         found = set()
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             try:
@@ -190,8 +190,8 @@ async def stored_state(nc: NatsClient, order_id: str) -> str:
 
 async def held_stock(nc: NatsClient, sku: str, confirmed: dict[str, Any]) -> list[str]:
     """The orders still holding units of `sku`, or confirmed without their units taken."""
-    kv = await when_ready(lambda: nc.jetstream().key_value("inventory"), 30)
-    entry = await when_ready(lambda: kv.get(f"sku.{sku}"), 30)
+    kv = await when_ready(partial(nc.jetstream().key_value, "inventory"), 30)
+    entry = await when_ready(partial(kv.get, f"sku.{sku}"), 30)
     item = json.loads(entry.value or b"{}")
     found = [
         f"{sku} held {qty} by " + await stored_state(nc, oid)
@@ -323,7 +323,11 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
                 if reply.status == 200 and reply.body["status"] in TERMINAL:
                     orders[oid] = reply.body
                     pending.discard(oid)
-                elif reply.status == 404 and (oid in refused or time.monotonic() > gone):
+                elif (
+                    reply.status == 404
+                    and oid not in accepted
+                    and (oid in refused or time.monotonic() > gone)
+                ):
                     # Refused, or never got that far: nothing promised. Without an answer,
                     # decided once a hold its last attempt may have left has expired.
                     orders[oid] = None
