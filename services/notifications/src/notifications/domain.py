@@ -43,11 +43,17 @@ SUBJECTS = {
 
 
 class SentEmail(Aggregate):
+    """The record that an email went out. Its `NotificationSent` is kept with it (not in
+    the outbox) and published by the handler once the record is written; see
+    `handlers.send_order_email` for why that needs no outbox. Records of earlier versions
+    carry it in the outbox instead (`notice` None), which the relay's sweep still drains."""
+
     order_id: str
     kind: EmailKind
     to: str
     message_id: str
     sent_at: datetime
+    notice: NotificationSent | None = None
 
 
 def message_id(order_id: str, kind: EmailKind, domain: str) -> str:

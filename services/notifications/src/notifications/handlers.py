@@ -6,6 +6,7 @@ import logging
 
 from junction.clock import now
 from junction.store.aggregates import AggregateStore
+from junction.store.outbox import EventPublisher
 from notifications.domain import KIND_OF_EVENT, OrderEmailEvent, SentEmail, compose, sent_event
 from notifications.mailer import Mailer
 
@@ -15,16 +16,30 @@ Emails = AggregateStore[SentEmail]
 
 
 async def send_order_email(
-    emails: Emails, mailer: Mailer, event: OrderEmailEvent, *, sender: str, domain: str
+    emails: Emails,
+    mailer: Mailer,
+    publisher: EventPublisher,
+    event: OrderEmailEvent,
+    *,
+    sender: str,
+    domain: str,
 ) -> None:
-    """Send the email an order event asks for, once; then emit NotificationSent.
+    """Send the email an order event asks for, once; then publish NotificationSent.
 
     A crash between the send and the record resends it with the same Message-ID
     (at-least-once delivery, deduplicated by Message-ID).
+
+    `NotificationSent` needs no outbox here: the order event that asked for the email is
+    acknowledged only after this returns, so a crash between the record and the publish
+    redelivers it, and the redelivery finds the record and publishes its event again
+    (same id: JetStream's duplicate window and orders' processed ids absorb a repeat). An
+    outbox would cost a write to clear it, since nothing writes the record again.
     """
     kind = KIND_OF_EVENT[type(event)]
     key = f"{event.order_id}.{kind.value}"
-    if await emails.get(key) is not None:
+    found = await emails.get(key)
+    if found is not None:
+        await publish_notice(publisher, found.value)
         return
     message = compose(event, kind, sender=sender, domain=domain)
     await mailer.send(message)
@@ -35,6 +50,16 @@ async def send_order_email(
         message_id=str(message["Message-ID"]),
         sent_at=now(),
     )
-    record.record(sent_event(record))
+    record.notice = sent_event(record)
     if await emails.put_new(key, record):
         logger.info("email sent", extra={"order_id": event.order_id, "kind": kind.value})
+    elif (again := await emails.get(key)) is not None:  # a concurrent delivery wrote first
+        record = again.value
+    await publish_notice(publisher, record)
+
+
+async def publish_notice(publisher: EventPublisher, record: SentEmail) -> None:
+    """Publish the record's NotificationSent (none on records of earlier versions: the
+    relay publishes theirs from the outbox)."""
+    if record.notice is not None:
+        await publisher.publish(record.notice)

@@ -19,7 +19,8 @@ from notifications.settings import NotificationsSettings
 def build_emails(
     settings: NotificationsSettings, bucket: KeyValueBucket, relay: OutboxRelay | None = None
 ) -> Emails:
-    """The record of sent emails, one per order and kind."""
+    """The record of sent emails, one per order and kind (with the relay only for what
+    records of earlier versions left in their outboxes)."""
     return AggregateStore(
         bucket, SentEmail, prefix="email", relay=relay, cas_attempts=settings.cas_attempts
     )
@@ -38,7 +39,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             settings.smtp_timeout_seconds,
             connections=settings.smtp_connections,
         )
-        subscribers.register(rt.subscribe, settings, emails, mailer)
+        subscribers.register(rt.subscribe, settings, emails, mailer, rt.publisher)
         rt.on_shutdown(lambda _: mailer.close())
 
     runtime.on_startup(start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from junction.service import Subscribe
+from junction.store.outbox import EventPublisher
 from notifications import handlers
 from notifications.domain import KIND_OF_EVENT, OrderEmailEvent
 from notifications.handlers import Emails
@@ -11,11 +12,20 @@ from notifications.settings import NotificationsSettings
 
 
 def register(
-    subscribe: Subscribe, settings: NotificationsSettings, emails: Emails, mailer: Mailer
+    subscribe: Subscribe,
+    settings: NotificationsSettings,
+    emails: Emails,
+    mailer: Mailer,
+    publisher: EventPublisher,
 ) -> None:
     async def on_order_event(event: OrderEmailEvent) -> None:
         await handlers.send_order_email(
-            emails, mailer, event, sender=settings.mail_from, domain=settings.mail_domain
+            emails,
+            mailer,
+            publisher,
+            event,
+            sender=settings.mail_from,
+            domain=settings.mail_domain,
         )
 
     for event in KIND_OF_EVENT:
