@@ -2,7 +2,7 @@
 
 Per checkout the platform makes 4 HTTP hops (the customer to the storefront, storefront
 to orders, orders to inventory, storefront to payments) and, by the count `make bench`
-takes from the server (`bench.nats_requests`), about 37 client-to-server NATS messages:
+takes from the server (`bench.nats_requests`), about 35 client-to-server NATS messages:
 key-value writes (compare-and-set, synced to disk), a few direct reads, stream
 publishes, and deliveries acknowledged by durable pull consumers. This script makes
 exactly that mix, with raw aiohttp and raw nats-py, against a raw aiohttp server in a
@@ -33,11 +33,11 @@ import nats
 from nats.js import api
 
 # One checkout's NATS traffic, step by step (docs/performance.md, "NATS messages per
-# checkout", adds them up to the 37 the server counts): key-value writes (storefront 2,
-# payments 2, orders 5, inventory 7, notifications 4), reads (notifications 2), stream
+# checkout", adds them up to the 35 the server counts): key-value writes (storefront 2,
+# payments 2, orders 5, inventory 7, notifications 2), reads (notifications 2), stream
 # publishes (7), and deliveries, each acknowledged (8: PaymentSucceeded has two consumers;
 # the reservation timer's first delivery is put back with a delay, its nak counted here).
-KV_WRITES = 20
+KV_WRITES = 18
 KV_READS = 2
 PUBLISHES = 7
 DELIVERIES = 8
