@@ -32,6 +32,8 @@ import aiohttp
 import nats
 from nats.js import api
 
+from junction_devtools.load import at_rate
+
 # One checkout's NATS traffic, step by step (docs/performance.md, "NATS messages per
 # checkout", adds them up to the 35 the server counts): key-value writes (storefront 2,
 # payments 2, orders 5, inventory 7, notifications 2), reads (notifications 2), stream
@@ -123,11 +125,7 @@ async def run_floor(
                 await js.publish(subject, body.encode(), headers={"Nats-Msg-Id": f"{i}.{n}"})
 
         began = time.monotonic()
-        tasks = []
-        for i in range(checkouts):
-            tasks.append(asyncio.create_task(one(i)))
-            await asyncio.sleep(max(0.0, began + (i + 1) / rate - time.monotonic()))
-        await asyncio.gather(*tasks)
+        await at_rate(checkouts, rate, one)
         _, late = await asyncio.wait(consumers, timeout=30)
         for task in late:
             task.cancel()
@@ -152,15 +150,10 @@ def measure(
     )
     try:
         wait_for_port(port)
-        me = os.getpid()
-        before = {"client": cpu_seconds(me), "http": cpu_seconds(server.pid)}
-        before["nats"] = cpu_seconds(nats_pid)
+        pids = {"client": os.getpid(), "http": server.pid, "nats": nats_pid}
+        before = {k: cpu_seconds(pid) for k, pid in pids.items()}
         outcome = asyncio.run(run_floor(nats_url, f"http://127.0.0.1:{port}", checkouts, rate, mix))
-        after = {
-            "client": cpu_seconds(me),
-            "http": cpu_seconds(server.pid),
-            "nats": cpu_seconds(nats_pid),
-        }
+        after = {k: cpu_seconds(pid) for k, pid in pids.items()}
     finally:
         server.terminate()
         server.wait(10)

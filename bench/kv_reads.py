@@ -45,7 +45,7 @@ async def measure(platform: Platform, reads: int, rounds: int) -> dict[str, list
         for i in range(KEYS):
             await when_ready(partial(kv.put, f"k{i}", b"x" * 300), 30)
         buckets[name] = kv
-    pids = [p.popen.pid for n, p in platform.procs.items() if n.startswith("nats") and p.popen]
+    pids = [popen.pid for n in platform.nats_nodes_names if (popen := platform.procs[n].popen)]
     found: dict[str, list[float]] = {f"{n} {m}": [] for n in buckets for m in ("us", "cpu")}
     for _ in range(rounds):
         for name, kv in buckets.items():

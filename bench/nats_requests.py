@@ -25,6 +25,8 @@ from typing import Any
 
 import aiohttp
 
+from junction_devtools.load import at_rate
+
 SKU = "BENCH-NATS"
 
 
@@ -98,11 +100,7 @@ async def measure(urls: dict[str, str], checkouts: int = 200, rate: float = 25.0
                 answers[reply.status] += 1
 
         before, began = connections(monitor), time.monotonic()
-        tasks = []
-        for i in range(checkouts):
-            tasks.append(asyncio.create_task(one(i)))
-            await asyncio.sleep(max(0.0, began + (i + 1) / rate - time.monotonic()))
-        await asyncio.gather(*tasks)
+        await at_rate(checkouts, rate, one)
         deadline = time.monotonic() + 60
         while await receipts(urls["mail_api"], session, run) < answers[201]:
             if time.monotonic() > deadline:

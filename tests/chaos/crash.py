@@ -41,10 +41,11 @@ from nats.js import api
 
 from junction.connection import when_ready
 from junction_devtools import netns
+from junction_devtools.load import at_rate
 from junction_devtools.netns import TestHosts
 from junction_devtools.platform import Platform, free_ports
 from storefront.domain import order_id_for
-from tests.chaos.harness import HOLD_SECONDS, at_rate, operator_connection, recovery_env
+from tests.chaos.harness import HOLD_SECONDS, operator_connection, recovery_env
 from tests.e2e.client import Endpoints, Shop
 
 TERMINAL = {"CONFIRMED", "CANCELLED"}

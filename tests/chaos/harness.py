@@ -10,7 +10,6 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import aiohttp
 import nats
 from nats.aio.client import Client as NatsClient
 
+from junction_devtools.load import at_rate
 from junction_devtools.platform import SERVICES, Platform, free_ports
 from storefront.domain import order_id_for
 from tests.e2e.client import Endpoints, Shop
@@ -58,15 +58,6 @@ def chaos_platform(state_dir: Path, nats_nodes: int, replicas: int = 1) -> Platf
         nats_nodes=nats_nodes,
         replicas=replicas,
     )
-
-
-async def at_rate(count: int, rate: float, one: Callable[[int], Coroutine[Any, Any, None]]) -> None:
-    """Start `one(0)` .. `one(count - 1)` at `rate` per second (open loop), then wait for all."""
-    tasks: list[asyncio.Task[None]] = []
-    for i in range(count):
-        tasks.append(asyncio.create_task(one(i)))
-        await asyncio.sleep(1 / rate)
-    await asyncio.gather(*tasks)
 
 
 async def expected_disconnection(exc: Exception) -> None:

@@ -459,8 +459,7 @@ class Platform:
         self.start_nats(timeout)
         for name in ["mailsink", "tracestore"]:
             if name in self.procs:
-                if not self.procs[name].running and self.procs[name].popen is None:
-                    self.procs[name].start()
+                self.procs[name].start()
                 self.wait_ready(name, timeout)
         for name in self.service_procs:
             self.procs[name].start()
