@@ -118,3 +118,47 @@ async def test_sigterm_under_load_drops_no_in_flight_request(
     # request that was cut off before answering; it expires, it is never doubled).
     assert ledger["reserved"] >= len(created)
     assert ledger["reserved"] == 100000 - ledger["available"]
+
+
+async def test_sigterm_ends_live_page_streams_at_once_with_reconnect(platform: Platform) -> None:
+    """A live order page's stream never finishes by itself: at SIGTERM the storefront ends it
+    with `reconnect` (the page opens it again, on another replica) instead of holding its
+    shutdown until uvicorn cuts the stream off."""
+    urls = platform.urls
+    storefront = platform.procs["storefront"]
+    platform.procs["notifications"].stop()  # no emails: the order never finishes
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            sku = f"LIVE-{uuid.uuid4().hex[:8]}"
+            product = {"name": "live", "price_cents": 100, "stock": 10}
+            async with http.put(f"{urls['inventory']}/products/{sku}", json=product) as resp:
+                assert resp.status == 201
+            body = {
+                "customer_email": "live@example.com",
+                "items": [{"sku": sku, "quantity": 1}],
+                "payment_token": "tok_visa",
+            }
+            async with http.post(f"{urls['storefront']}/api/checkout", json=body) as resp:
+                assert resp.status == 201, await resp.text()
+                order_id = (await resp.json())["order_id"]
+            async with http.get(f"{urls['storefront']}/orders/{order_id}/live") as stream:
+                assert stream.status == 200
+                first = await stream.content.readuntil(b"\n\n")
+                assert first.startswith(b"event: order\n")
+                proc = storefront.popen
+                assert proc is not None
+                proc.send_signal(signal.SIGTERM)
+                rest = await asyncio.wait_for(stream.content.read(), 20)
+            exit_code = await asyncio.to_thread(proc.wait, GRACE_SECONDS + 5)
+    finally:
+        for name in ("storefront", "notifications"):
+            if not platform.procs[name].running:
+                platform.procs[name].start()
+                await asyncio.to_thread(platform.wait_ready, name)
+
+    events = [line for line in rest.decode().splitlines() if line.startswith("event: ")]
+    assert events[-1:] == ["event: reconnect"], rest
+    assert exit_code in (0, -signal.SIGTERM)
+    log = storefront.log_path.read_text()
+    assert '"msg": "stopped"' in log
+    assert "timeout graceful shutdown exceeded" not in log  # nothing was left to cut off

@@ -28,6 +28,15 @@ class Overloaded(JunctionError):
         self.limit = limit
 
 
+class Stopping(JunctionError):
+    """This replica is shutting down and takes nothing new that would outlive it (503): a
+    retry reaches another replica."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"this replica is stopping: no new {what}")
+        self.what = what
+
+
 class ConcurrencyConflict(JunctionError):
     """A compare-and-set write lost to another writer more times than allowed."""
 

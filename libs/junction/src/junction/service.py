@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -115,6 +116,7 @@ class ServiceRuntime:
         self._js: JetStreamContext | None = None
         self._startup_hooks: list[Hook] = []
         self._shutdown_hooks: list[Hook] = []
+        self._drain_hooks: list[Callable[[], None]] = []
         self._relays: list[OutboxRelay] = []
         self._consumers: list[EventConsumer[Any]] = []
         self._session: aiohttp.ClientSession | None = None
@@ -130,6 +132,24 @@ class ServiceRuntime:
         """Run `hook` at shutdown, after the consumers have stopped (close clients here)."""
         self._shutdown_hooks.append(hook)
         return hook
+
+    def on_drain(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Run `hook` once the server starts to stop, before it waits for open requests to
+        finish: end here what never finishes by itself (a live page's stream)."""
+        self._drain_hooks.append(hook)
+        return hook
+
+    def drain(self) -> None:
+        """Readiness off and the drain hooks run, once: the first step of a shutdown."""
+        if self._shutting_down:
+            return
+        self.ready = False
+        self._shutting_down = True
+        for hook in self._drain_hooks:
+            try:
+                hook()
+            except Exception as exc:
+                logger.warning("drain hook failed", extra={"error": repr(exc)})
 
     def subscribe(
         self,
@@ -242,8 +262,7 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         """Readiness off, finish in-flight messages, flush the outbox, drain NATS."""
-        self.ready = False
-        self._shutting_down = True
+        self.drain()  # already done when uvicorn began the shutdown (`serve`)
         grace = self.settings.shutdown_grace_seconds
         await asyncio.gather(*(c.stop(timeout=grace / 3) for c in self._consumers))
         for hook in self._shutdown_hooks:
@@ -311,4 +330,18 @@ class ServiceRuntime:
             timeout_graceful_shutdown=max(1, int(self.settings.shutdown_grace_seconds / 2)),
             lifespan="on",
         )
-        uvicorn.Server(config).run()
+        DrainingServer(config, self).run()
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, draining the runtime as its shutdown begins: uvicorn then waits up
+    to `timeout_graceful_shutdown` for open requests to finish, which a stream never does by
+    itself (it would be cut off at the timeout, and the shutdown take that long)."""
+
+    def __init__(self, config: uvicorn.Config, runtime: ServiceRuntime) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.runtime.drain()
+        await super().shutdown(sockets)

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from fastapi import APIRouter
 
-from junction.errors import Overloaded
+from junction.errors import Overloaded, Stopping
 from junction.web.app import AlwaysReady, build_app
 from junction.web.middleware import InflightLimit
 from junction_devtools.testing import asgi_call as call
@@ -46,3 +46,16 @@ async def test_a_request_beyond_the_limit_gets_503_with_retry_after() -> None:
     status, headers, body = refused
     assert (status, headers["retry-after"], body["error"]) == (503, "1", "overloaded")
     assert "checkouts" in body["message"]
+
+
+async def test_a_replica_that_is_stopping_refuses_new_streams_with_503() -> None:
+    router = APIRouter()
+
+    @router.get("/stream")
+    async def stream() -> dict[str, str]:
+        raise Stopping("live order pages")
+
+    app = build_app([router], title="t", version="0", readiness=AlwaysReady(), max_body_bytes=1024)
+    status, headers, body = await call(app, "GET", "/stream")
+    assert (status, headers["retry-after"], body["error"]) == (503, "1", "stopping")
+    assert "live order pages" in body["message"]

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from junction.errors import Overloaded
+from junction.errors import Overloaded, Stopping
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class OrderFeed:
         self._open = 0
         self._subscriptions: list[Any] = []
         self._lock = asyncio.Lock()
+        self.closing = False
 
     def attach(self, client: Subscriber) -> None:
         """Use this connection (the service's own) once it is up."""
@@ -45,9 +46,19 @@ class OrderFeed:
         return self._open
 
     def admit(self) -> None:
-        """Overloaded when this replica already has `limit` live pages."""
+        """Overloaded when this replica already has `limit` live pages, or is stopping."""
+        if self.closing:
+            raise Stopping("live order pages")
         if self._open >= self.limit:
             raise Overloaded("live order pages", self.limit)
+
+    def close(self) -> None:
+        """The replica is stopping: wake every open page, whose stream then tells its
+        browser to reconnect (to another replica), and open no more."""
+        self.closing = True
+        for pages in self._pages.values():
+            for changed in pages:
+                changed.set()
 
     @contextlib.asynccontextmanager
     async def watch(self, order_id: str) -> AsyncIterator[asyncio.Event]:

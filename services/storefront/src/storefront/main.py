@@ -67,6 +67,9 @@ def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
             else None,
         )
         app.state.deps.feed.attach(rt.nats)
+        # Live pages' streams never finish by themselves: at shutdown they end at once,
+        # telling their pages to reconnect, instead of holding it up until cut off.
+        rt.on_drain(app.state.deps.feed.close)
 
     runtime.on_startup(start)
     return app

@@ -275,7 +275,8 @@ FOLLOW_UPS = (0.15, 0.5, 1.0, 2.0)
 @router.get("/orders/{order_id}/live")
 async def order_live(order_id: OrderId, request: Request, deps: StorefrontDep) -> Response:
     """The order page's sections as they change (Server-Sent Events), until the order is
-    finished; the browser keeps one connection open and is sent what changed."""
+    finished; the browser keeps one connection open and is sent what changed. When the
+    replica stops, the stream ends with `reconnect` and the page opens it again."""
     deps.feed.admit()
     await load_order(deps, order_id)  # 404 before a stream is opened
     limit = deps.settings.live_max_seconds
@@ -284,10 +285,18 @@ async def order_live(order_id: OrderId, request: Request, deps: StorefrontDep) -
         sent: dict[str, str] = {}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
+        if deps.feed.closing:
+            yield sse("reconnect", {})
+            return
         async with deps.feed.watch(order_id) as changed:
             pending: list[float] = []  # reads again only after an event about the order
             lingering = False
             while loop.time() < deadline:
+                if deps.feed.closing:
+                    # This replica is stopping (`OrderFeed.close`): the page opens its
+                    # stream again, which another replica serves.
+                    yield sse("reconnect", {})
+                    return
                 order = await load_order(deps, order_id)
                 context = order_context(deps, order, await load_trace(deps, order.trace_id))
                 fresh = {k: v for k, v in sections(context).items() if sent.get(k) != v}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from junction.errors import Overloaded
+from junction.errors import Overloaded, Stopping
 from junction_devtools.samples import order_created
 from storefront.live import SUBJECTS, OrderFeed
 
@@ -66,3 +66,15 @@ async def test_beyond_the_limit_a_page_is_refused() -> None:
                 pass
     async with feed.watch("o3"):  # room again
         assert feed.open == 1
+
+
+async def test_closing_wakes_every_open_page_and_opens_no_more() -> None:
+    feed = OrderFeed(limit=10)
+    feed.attach(FakeNats())
+    async with feed.watch("o1") as first, feed.watch("o1") as second, feed.watch("o2") as third:
+        assert not any(e.is_set() for e in (first, second, third))
+        feed.close()
+        assert all(e.is_set() for e in (first, second, third))
+        with pytest.raises(Stopping):
+            feed.admit()
+    assert feed.open == 0

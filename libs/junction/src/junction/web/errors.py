@@ -13,7 +13,13 @@ from nats.errors import Error as NatsError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from junction.client import ServiceError
-from junction.errors import ConcurrencyConflict, DependencyUnavailable, DomainError, Overloaded
+from junction.errors import (
+    ConcurrencyConflict,
+    DependencyUnavailable,
+    DomainError,
+    Overloaded,
+    Stopping,
+)
 from junction.web.middleware import BodyTooLarge
 
 logger = logging.getLogger(__name__)
@@ -98,6 +104,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Overloaded)
     async def overloaded(_: Request, exc: Overloaded) -> JSONResponse:
         body = error_body("overloaded", f"too many {exc.what} in progress, try again shortly")
+        return JSONResponse(body, status_code=503, headers=RETRY_SOON)
+
+    @app.exception_handler(Stopping)
+    async def stopping(_: Request, exc: Stopping) -> JSONResponse:
+        body = error_body(
+            "stopping", f"this replica is shutting down: no new {exc.what}, try again"
+        )
         return JSONResponse(body, status_code=503, headers=RETRY_SOON)
 
     @app.exception_handler(ConcurrencyConflict)
