@@ -8,7 +8,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 
 .PHONY: help setup run test test-unit test-integration test-e2e lint format clean bench images \
-	push cluster up down chart-check chaos screenshots bench-live bench-reads
+	push cluster up down chart-check chaos screenshots bench-live bench-reads bench-sweep
 
 REGISTRY ?= localhost:5005
 
@@ -83,6 +83,9 @@ bench-live: setup ## the checkout with live order pages open and without (bench/
 
 bench-reads: setup ## replicated key-value reads: through the leader against direct gets (bench/results/kv-reads-*)
 	@$(UV) run --locked --quiet python -m bench.kv_reads
+
+bench-sweep: setup ## the outbox relay's start-up sweep of a large bucket: a read per key against one streamed pass (bench/results/sweep-*)
+	@$(UV) run --locked --quiet python -m bench.sweep
 
 screenshots: setup ## the storefront page in Chromium, saved to docs/images/ (for the README)
 	@$(UV) run --locked --quiet python -m junction_devtools.screenshots

@@ -4,7 +4,7 @@ code is written against (integration tests use a real nats-server)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ class FakeKV:
         self._seq = 0
         self.writes = 0
         self.reads = 0
+        self.scans = 0  # passes over the entries (entries_matching)
 
     async def get(self, key: str) -> Entry | None:
         self.reads += 1
@@ -56,6 +57,12 @@ class FakeKV:
 
     async def keys_matching(self, pattern: str) -> list[str]:
         return sorted(k for k in self.data if subject_matches(pattern, k))
+
+    async def entries_matching(self, pattern: str) -> AsyncIterator[tuple[str, bytes]]:
+        self.scans += 1
+        for key, (value, _) in list(self.data.items()):
+            if subject_matches(pattern, key):
+                yield key, value
 
 
 def subject_matches(pattern: str, subject: str) -> bool:

@@ -32,12 +32,22 @@ class NatsServer:
     process: subprocess.Popen[bytes]
 
 
-def start_nats(tmp: Path) -> NatsServer:
+def start_nats(tmp: Path, *, sync_interval: str | None = "always") -> NatsServer:
+    """A nats-server with JetStream in `tmp`; every write synced unless `sync_interval` is
+    None (NATS's default: for tests that fill a stream and are not about durability)."""
     ports = free_ports(["nats", "monitor"])
     store = tmp / "jetstream"
     store.mkdir(parents=True, exist_ok=True)
     conf = tmp / "nats.conf"
-    conf.write_text(nats_config(store, ports["nats"], ports["monitor"], name="junction-test"))
+    conf.write_text(
+        nats_config(
+            store,
+            ports["nats"],
+            ports["monitor"],
+            name="junction-test",
+            sync_interval=sync_interval,
+        )
+    )
     log = (tmp / "nats.log").open("wb")
     proc = subprocess.Popen([nats_server_binary(), "-c", str(conf)], stdout=log, stderr=log)
     monitor = f"http://127.0.0.1:{ports['monitor']}"

@@ -9,7 +9,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from opentelemetry import propagate
 from pydantic import BaseModel, Field
@@ -41,6 +41,12 @@ class Aggregate(BaseModel):
         """Remember an applied event so a redelivery changes nothing twice."""
         self.processed.append(event_id)
         del self.processed[:-PROCESSED_IDS_KEPT]
+
+
+class OutboxOnly(BaseModel):
+    """A stored aggregate of any kind, read for its outbox alone (the relay's sweep)."""
+
+    outbox: list[Any] = Field(default_factory=list)
 
 
 A = TypeVar("A", bound=Aggregate)
@@ -128,6 +134,16 @@ class AggregateStore(Generic[A]):
         # ">" and not "*": an id may hold dots itself (notifications keys "<order>.<kind>").
         keys = await self._bucket.keys_matching(f"{self._prefix}.>")
         return sorted(k.removeprefix(f"{self._prefix}.") for k in keys)
+
+    async def pending_ids(self) -> list[str]:
+        """The ids of the aggregates whose stored outbox holds events, sorted: one streamed
+        pass over the bucket, each entry's outbox parsed and nothing else."""
+        prefix = f"{self._prefix}."
+        found = []
+        async for key, payload in self._bucket.entries_matching(f"{self._prefix}.>"):
+            if OutboxOnly.model_validate_json(payload).outbox:
+                found.append(key.removeprefix(prefix))
+        return sorted(found)
 
     async def get(self, ident: str) -> Versioned[A] | None:
         """The aggregate as stored now (always read from the bucket)."""

@@ -1,9 +1,10 @@
-"""One service's key-value bucket: get, create, compare-and-set update, delete, and keys by
-pattern, through nats-py's public API. `KeyValueBucket` is what the store needs; the test
+"""One service's key-value bucket: get, create, compare-and-set update, delete, keys and
+entries by pattern, through nats-py's public API. `KeyValueBucket` is what the store needs; the test
 fakes implement the same protocol."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -13,6 +14,13 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSe
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
     from nats.js.kv import KeyValue
+
+
+# A stream info request lists at most this many subjects (nats-server's
+# JSMaxSubjectDetails; more need paging, which nats-py's `stream_info` does not offer).
+SUBJECTS_PER_INFO = 100_000
+# The longest wait for the next entry of a watched bucket before giving up.
+WATCH_GAP_SECONDS = 10.0
 
 
 class RevisionMismatch(Exception):
@@ -36,6 +44,8 @@ class KeyValueBucket(Protocol):
     async def delete(self, key: str) -> None: ...
 
     async def keys_matching(self, pattern: str) -> list[str]: ...
+
+    def entries_matching(self, pattern: str) -> AsyncIterator[tuple[str, bytes]]: ...
 
 
 class NatsBucket:
@@ -75,12 +85,30 @@ class NatsBucket:
         await self._kv.delete(key)
 
     async def keys_matching(self, pattern: str) -> list[str]:
-        """Keys matching a subject pattern, listed by the server in one request (not
-        nats-py's `keys()`, which reads every entry through a watcher)."""
+        """Keys matching a subject pattern, listed by the server in one request; past
+        `SUBJECTS_PER_INFO` keys (where the server stops listing) through a watcher of the
+        keys' headers (a streamed pass over the bucket)."""
         info = await self._js.stream_info(
             f"KV_{self.name}", subjects_filter=f"{self._prefix}{pattern}"
         )
-        return sorted(s.removeprefix(self._prefix) for s in (info.state.subjects or {}))
+        subjects = info.state.subjects or {}
+        if len(subjects) < SUBJECTS_PER_INFO:
+            return sorted(s.removeprefix(self._prefix) for s in subjects)
+        return sorted([key async for key, _ in self._watch(pattern, meta_only=True)])
+
+    def entries_matching(self, pattern: str) -> AsyncIterator[tuple[str, bytes]]:
+        """The key and value of every entry matching a subject pattern, streamed by the
+        server in one pass (an ordered consumer, the last value of each key), instead of a
+        request per key."""
+        return self._watch(pattern, meta_only=False)
+
+    async def _watch(self, pattern: str, *, meta_only: bool) -> AsyncIterator[tuple[str, bytes]]:
+        watcher = await self._kv.watch(pattern, ignore_deletes=True, meta_only=meta_only)
+        try:
+            while (entry := await watcher.updates(timeout=WATCH_GAP_SECONDS)) is not None:  # type: ignore[no-untyped-call]
+                yield entry.key, entry.value or b""
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
 
 
 async def open_bucket(

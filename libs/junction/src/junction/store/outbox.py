@@ -35,7 +35,7 @@ class OutboxSource(Protocol):
     @property
     def prefix(self) -> str: ...
 
-    async def ids(self) -> list[str]: ...
+    async def pending_ids(self) -> list[str]: ...
 
     async def pending_events(self, ident: str) -> list[EventEnvelope]: ...
 
@@ -146,7 +146,7 @@ class OutboxRelay:
         """Publish every pending event of every registered source; the count sent."""
         sent = 0
         for source in self._sources:
-            for ident in await source.ids():
+            for ident in await source.pending_ids():
                 sent += await self.flush(source, ident)
         if sent:
             logger.info("outbox sweep republished events", extra={"count": sent})
