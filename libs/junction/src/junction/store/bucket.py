@@ -1,6 +1,6 @@
 """One service's key-value bucket: get, create, compare-and-set update, delete, keys and
-entries by pattern, through nats-py's public API. `KeyValueBucket` is what the store needs; the test
-fakes implement the same protocol."""
+entries by pattern, through nats-py's public API. `KeyValueBucket` is what the store
+needs; the test fakes implement the same protocol."""
 
 from __future__ import annotations
 
