@@ -60,6 +60,8 @@ class DomainError(JunctionError):
 
     status: int = 400
     code: str = "bad_request"
+    # Seconds after which the same request may succeed (the Retry-After header), if any.
+    retry_after: int | None = None
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)

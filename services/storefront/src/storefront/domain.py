@@ -56,6 +56,7 @@ class IdempotencyKeyReused(Invalid):
 
 class RequestInProgress(Conflict):
     code = "request_in_progress"
+    retry_after = 1  # the first request usually answers within a second
 
     def __init__(self) -> None:
         super().__init__(

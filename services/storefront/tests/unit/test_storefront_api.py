@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi import FastAPI
 
+from junction.clock import now
 from junction.contracts.common import OrderLine
 from junction.contracts.inventory import Catalogue, Product
 from junction.contracts.orders import OrderStatus, OrderView
@@ -12,6 +13,7 @@ from junction.contracts.payments import PaymentStatus, PaymentView
 from junction_devtools.fakes import FakeKV, FakeService
 from junction_devtools.testing import http_client, service_app
 from storefront import api, asyncapi
+from storefront.domain import IdempotentRequest, fingerprint, key_id
 from storefront.main import build_deps
 from storefront.settings import StorefrontSettings
 
@@ -93,3 +95,20 @@ async def test_products_orders_and_the_event_catalogue_are_served() -> None:
     assert found.json()["status"] == "CONFIRMED" and "customer_email" not in found.json()
     assert missing.status_code == 404
     assert catalogue.json()["asyncapi"] == "3.0.0"
+
+
+async def test_a_repeat_while_the_first_is_in_flight_gets_409_with_retry_after() -> None:
+    orders, inventory, payments = platform()
+    kv = FakeKV()
+    settings = StorefrontSettings(log_json=False)
+    deps = build_deps(settings, kv, orders=orders, inventory=inventory, payments=payments)
+    request_body = api.CheckoutBody.model_validate(CHECKOUT).model_dump(mode="json")
+    in_flight = IdempotentRequest(fingerprint=fingerprint(request_body), started_at=now())
+    await kv.create(f"idem.{key_id('k')}", in_flight.model_dump_json().encode())
+    application = service_app(api.router, asyncapi.router, deps=deps, settings=settings)
+    async with http_client(application) as http:
+        reply = await http.post("/api/checkout", json=CHECKOUT, headers={"Idempotency-Key": "k"})
+    assert reply.status_code == 409
+    assert reply.json()["error"] == "request_in_progress"
+    assert reply.headers["retry-after"] == "1"
+    assert orders.sent == [] and payments.sent == []  # nothing called for the repeat

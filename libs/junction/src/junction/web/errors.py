@@ -64,7 +64,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def refused(_: Request, exc: DomainError) -> JSONResponse:
         status, body = answer_for(exc)
-        return JSONResponse(body, status_code=status)
+        retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return JSONResponse(body, status_code=status, headers=retry)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
