@@ -173,6 +173,19 @@ async def test_sweep_republishes_what_a_crash_left_pending() -> None:
     assert publisher.events[0].order_id == "o1"
 
 
+async def test_an_unreadable_entry_does_not_stop_the_sweep() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    await kv.create("counter.a", b"{not json")
+    pending = Counter()
+    pending.record(order_created("o2"))
+    await kv.create("counter.b", pending.model_dump_json().encode())
+    relay = OutboxRelay(publisher)
+    make_store(kv, relay)
+    assert await relay.sweep() == 1
+    assert [e.order_id for e in publisher.events] == ["o2"]
+    assert kv.scans == 1 and kv.reads == 1  # one pass, then only the pending one is read
+
+
 async def test_failed_flush_is_retried() -> None:
     kv = FakeKV()
 

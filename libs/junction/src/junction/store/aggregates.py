@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from opentelemetry import propagate
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from junction.contracts.events import Event, EventEnvelope
 from junction.errors import ConcurrencyConflict
@@ -141,7 +141,12 @@ class AggregateStore(Generic[A]):
         prefix = f"{self._prefix}."
         found = []
         async for key, payload in self._bucket.entries_matching(f"{self._prefix}.>"):
-            if OutboxOnly.model_validate_json(payload).outbox:
+            try:
+                outbox = OutboxOnly.model_validate_json(payload).outbox
+            except ValidationError as exc:  # one unreadable entry must not stop the sweep
+                logger.warning("unreadable entry skipped", extra={"key": key, "error": str(exc)})
+                continue
+            if outbox:
                 found.append(key.removeprefix(prefix))
         return sorted(found)
 
