@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -164,10 +166,11 @@ async def idempotent_checkout(
     await requests.mutate(ident, claim, new_first=True)  # a key is usually new
     if verdict is not None:
         return verdict
+    lease = requests.revision(ident)  # this attempt's claim, as written
     try:
         answer = await answered_checkout(cmd, orders, payments, order_id)
     except Exception:
-        await requests.delete(ident)  # release the lease: a retry may start over at once
+        await release(requests, ident, lease, lease_seconds)
         raise
 
     def finish(current: IdempotentRequest | None) -> IdempotentRequest | None:
@@ -178,3 +181,45 @@ async def idempotent_checkout(
 
     await requests.mutate(ident, finish)
     return answer
+
+
+# Lease releases that failed once (NATS unreachable), retried in the background.
+releasing: set[asyncio.Task[None]] = set()
+RELEASE_RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+async def release(requests: Requests, ident: str, lease: int | None, lease_seconds: float) -> None:
+    """Release a failed attempt's lease, so that a retry may start over at once.
+
+    Only the lease as this attempt wrote it (`lease`, its revision) is deleted: once it has
+    expired another attempt may have taken it over, and that one's must stay. When NATS
+    cannot be reached the release is retried in the background for as long as a lease
+    lasts (counted from the failure), instead of leaving every retry a 409 until the lease
+    expires by itself."""
+    try:
+        await requests.delete(ident, revision=lease)
+        return
+    except Exception as exc:
+        if lease is None:  # no revision to hold the delete to: the lease expires by itself
+            logger.warning("idempotency lease not released", extra={"error": repr(exc)})
+            return
+    task = asyncio.create_task(release_later(requests, ident, lease, lease_seconds))
+    releasing.add(task)
+    task.add_done_callback(releasing.discard)
+
+
+async def release_later(requests: Requests, ident: str, lease: int, lease_seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + lease_seconds
+    for delay in itertools.chain(
+        RELEASE_RETRY_SECONDS, itertools.repeat(RELEASE_RETRY_SECONDS[-1])
+    ):
+        if loop.time() + delay >= deadline:
+            logger.warning("idempotency lease left to expire", extra={"key": ident})
+            return
+        await asyncio.sleep(delay)
+        try:
+            await requests.delete(ident, revision=lease)
+            return
+        except Exception as exc:
+            logger.info("idempotency lease release failed", extra={"error": repr(exc)})

@@ -9,6 +9,7 @@ import pytest
 from junction.contracts.common import LineItem, OrderLine
 from junction.contracts.orders import OrderStatus, OrderView
 from junction.contracts.payments import PaymentStatus, PaymentView
+from junction.errors import DependencyUnavailable
 from junction.store.aggregates import AggregateStore
 from junction_devtools.fakes import FakeKV, FakeService
 from storefront import handlers
@@ -125,3 +126,64 @@ async def test_two_replicas_given_one_key_at_once_check_out_once() -> None:
     assert len(orders.sent) == 1 and len(payments.sent) == 1
     again = await run("k", BODY, second, orders, payments)  # the other replica, afterwards
     assert again == next(r for r in results if isinstance(r, handlers.Answer))
+
+
+class FlakyKV(FakeKV):
+    """A bucket whose next `down` deletes fail, as while NATS cannot be reached."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = 0
+
+    async def delete(self, key: str, *, last: int | None = None) -> None:
+        if self.down:
+            self.down -= 1
+            raise ConnectionError("nats: no servers available")
+        await super().delete(key, last=last)
+
+
+class Unreachable:
+    """A downstream that cannot be reached: the checkout fails with an exception."""
+
+    async def get(self, path: str, answer: type[Any]) -> Any:
+        raise DependencyUnavailable("payments", "connection refused")
+
+    async def post(self, path: str, body: Any, answer: type[Any], *, idempotent: bool) -> Any:
+        raise DependencyUnavailable("payments", "connection refused")
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handlers, "RELEASE_RETRY_SECONDS", (0.01, 0.02))
+
+
+@pytest.mark.usefixtures("quick_retries")
+async def test_a_lease_whose_release_failed_is_released_once_nats_answers() -> None:
+    kv = FlakyKV()
+    requests = AggregateStore(kv, IdempotentRequest, prefix="idem")
+    orders, _ = services()
+    kv.down = 2  # the release after the failure, and its first retry, find NATS away
+    with pytest.raises(DependencyUnavailable):
+        await run("k", BODY, requests, orders, Unreachable())  # type: ignore[arg-type]
+    assert kv.data, "the lease is still held"
+    await asyncio.wait_for(asyncio.gather(*handlers.releasing), 5)
+    assert not kv.data, "released once NATS answered"
+    again = await run("k", BODY, requests, *services())  # the customer's retry, served
+    assert again.status == 201
+
+
+@pytest.mark.usefixtures("quick_retries")
+async def test_a_late_release_leaves_the_lease_of_the_attempt_that_took_over() -> None:
+    kv = FlakyKV()
+    requests = AggregateStore(kv, IdempotentRequest, prefix="idem")
+    orders, _ = services()
+    kv.down = 1_000
+    with pytest.raises(DependencyUnavailable):
+        await run("k", BODY, requests, orders, Unreachable())  # type: ignore[arg-type]
+    (key,) = kv.data
+    # The lease expired meanwhile and another replica took it over (a new revision).
+    _, revision = kv.data[key]
+    await kv.update(key, b'{"fingerprint": "taken over"}', last=revision)
+    kv.down = 0
+    await asyncio.wait_for(asyncio.gather(*handlers.releasing), 5)
+    assert kv.data[key][0] == b'{"fingerprint": "taken over"}', "the other attempt's lease stays"

@@ -52,7 +52,9 @@ class FakeKV:
             raise RevisionMismatch(key)
         return self._put(key, value)
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, *, last: int | None = None) -> None:
+        if last is not None and self.data.get(key, (b"", 0))[1] != last:
+            raise RevisionMismatch(key)
         self.data.pop(key, None)
 
     async def keys_matching(self, pattern: str) -> list[str]:

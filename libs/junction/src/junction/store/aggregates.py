@@ -170,12 +170,23 @@ class AggregateStore(Generic[A]):
         found = await self.get(ident)
         return None if found is None else found.value
 
-    async def delete(self, ident: str) -> None:
-        """Remove an aggregate (no-op when absent)."""
+    def revision(self, ident: str) -> int | None:
+        """The revision of `ident` this process last read or wrote, if it remembers one."""
+        known = self._known.get(self.key(ident))
+        return known[0] if known is not None else None
+
+    async def delete(self, ident: str, *, revision: int | None = None) -> bool:
+        """Remove an aggregate (no-op when absent). With `revision`, only while it is still
+        at that revision: False, and nothing removed, when another writer changed it."""
         key = self.key(ident)
         async with self._locks(key):
+            try:
+                await self._bucket.delete(key, last=revision)
+            except RevisionMismatch:
+                self._known.pop(key, None)
+                return False
             self._known.pop(key, None)
-            await self._bucket.delete(key)
+            return True
 
     async def put_new(self, ident: str, value: A) -> bool:
         """Create the aggregate unless it exists; False when it already did."""

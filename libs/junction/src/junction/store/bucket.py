@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from nats.js import api
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
@@ -19,6 +24,9 @@ if TYPE_CHECKING:
 # A stream info request lists at most this many subjects (nats-server's
 # JSMaxSubjectDetails; more need paging, which nats-py's `stream_info` does not offer).
 SUBJECTS_PER_INFO = 100_000
+# JetStream's "wrong last sequence" error codes (JSStreamWrongLastSequenceErrF and its
+# constant twin): a compare-and-set write or delete that found another revision.
+WRONG_LAST_SEQUENCE = (10071, 10164)
 # The longest wait for the next entry of a watched bucket before giving up.
 WATCH_GAP_SECONDS = 10.0
 
@@ -41,7 +49,7 @@ class KeyValueBucket(Protocol):
 
     async def update(self, key: str, value: bytes, *, last: int) -> int: ...
 
-    async def delete(self, key: str) -> None: ...
+    async def delete(self, key: str, *, last: int | None = None) -> None: ...
 
     async def keys_matching(self, pattern: str) -> list[str]: ...
 
@@ -81,8 +89,14 @@ class NatsBucket:
             raise RevisionMismatch(key) from exc
         return revision
 
-    async def delete(self, key: str) -> None:
-        await self._kv.delete(key)
+    async def delete(self, key: str, *, last: int | None = None) -> None:
+        """Delete `key`; with `last`, only while its revision is still `last`."""
+        try:
+            await self._kv.delete(key, last=last)
+        except APIError as exc:
+            if exc.err_code in WRONG_LAST_SEQUENCE:  # nats-py converts these for updates only
+                raise RevisionMismatch(key) from exc
+            raise
 
     async def keys_matching(self, pattern: str) -> list[str]:
         """Keys matching a subject pattern, listed by the server in one request; past
