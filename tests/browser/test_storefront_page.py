@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, Request, expect
 
+from junction_devtools.platform import Platform, Proc
 from tests.browser.conftest import Shop
 
 pytestmark = pytest.mark.browser
@@ -55,8 +56,21 @@ def order_id_of(page: Page) -> str:
     return match.group(1)
 
 
+@pytest.fixture
+def notifications_held(platform: Platform) -> Iterator[Proc]:
+    """Notifications stopped until the test starts it again (and after it, in any case):
+    no emails until the order page is open, since a fast platform can otherwise finish the
+    order before the page is rendered, and a finished order's page has nothing live."""
+    notifications = platform.procs["notifications"]
+    notifications.stop()
+    yield notifications
+    if not notifications.running:
+        notifications.start()
+        platform.wait_ready("notifications")
+
+
 async def test_an_approved_checkout_shows_both_paths_live(
-    context: BrowserContext, shop: Shop
+    context: BrowserContext, shop: Shop, platform: Platform, notifications_held: Proc
 ) -> None:
     sku = shop.new_product(stock=5)
     page = await context.new_page()
@@ -78,6 +92,8 @@ async def test_an_approved_checkout_shows_both_paths_live(
 
     # Live: PAID (or later) at once, then CONFIRMED and the receipt, without a reload.
     await expect(page.locator("[data-status]")).to_have_text(re.compile("PAID|CONFIRMED"))
+    notifications_held.start()
+    await asyncio.to_thread(platform.wait_ready, "notifications")
     await expect(page.locator("[data-status]")).to_have_text("CONFIRMED", timeout=15_000)
     await expect(page.locator("li[data-event='email_sent:receipt']")).to_have_count(
         1, timeout=15_000

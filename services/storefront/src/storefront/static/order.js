@@ -3,7 +3,12 @@
 (function () {
   "use strict";
   var root = document.querySelector("[data-live-url]");
-  if (!root || !window.EventSource) return;
+  if (!root) {
+    // Rendered finished (the order had nothing more to come): nothing to watch.
+    document.body.dataset.live = "done";
+    return;
+  }
+  if (!window.EventSource) return;
   // After `reconnect` (the replica serving the stream is stopping), the stream is opened
   // again, waiting this long (ms) before each try while no replica answers.
   var RETRY_MS = [250, 500, 1000, 2000, 4000];
