@@ -25,7 +25,7 @@ from bench.run import cpu_seconds
 from junction.store.aggregates import Aggregate, AggregateStore
 from junction.store.bucket import open_bucket
 from junction_devtools.samples import order_created
-from junction_devtools.testing import start_nats
+from junction_devtools.testing import fill_bucket, start_nats
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -40,15 +40,11 @@ async def measure(url: str, server_pid: int, keys: int) -> dict[str, dict[str, f
     bucket = await open_bucket(js, "sweep", replicas=1)
     plain = Thing().model_dump_json().encode()
     pending = Thing(outbox=[order_created("o")]).model_dump_json().encode()
-    for i in range(keys):
-        await nc.publish(f"$KV.sweep.thing.{i:07d}", pending if i in (0, keys - 1) else plain)
-        if i % 10_000 == 0:
-            await nc.flush()
-    await nc.flush()
-    for _ in range(600):  # stored once the server has taken every publish
-        if (await js.stream_info("KV_sweep")).state.messages >= keys:
-            break
-        await asyncio.sleep(0.1)
+    await fill_bucket(
+        nc,
+        "sweep",
+        ((f"thing.{i:07d}", pending if i in (0, keys - 1) else plain) for i in range(keys)),
+    )
     store = AggregateStore(bucket, Thing, prefix="thing")
 
     async def per_key() -> int:

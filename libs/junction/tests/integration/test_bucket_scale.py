@@ -4,7 +4,6 @@ sweep still finds every pending event, against a real nats-server."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import nats
@@ -16,7 +15,7 @@ from junction.store.bucket import SUBJECTS_PER_INFO, NatsBucket, open_bucket
 from junction.store.outbox import OutboxRelay
 from junction_devtools.fakes import RecordingPublisher
 from junction_devtools.samples import order_created
-from junction_devtools.testing import NatsServer, start_nats
+from junction_devtools.testing import NatsServer, fill_bucket, start_nats
 
 pytestmark = pytest.mark.integration
 
@@ -47,19 +46,13 @@ async def filled(server: NatsServer) -> AsyncIterator[tuple[Client, NatsBucket]]
     js = nc.jetstream()
     bucket = await open_bucket(js, "scale", replicas=1)
     plain = Thing().model_dump_json().encode()
-    for i in range(KEYS):
+
+    def payload(i: int) -> bytes:
         if i in PENDING:
-            payload = Thing(outbox=[order_created(f"order-{i}")]).model_dump_json().encode()
-        else:
-            payload = plain
-        await nc.publish(f"$KV.scale.thing.{i:06d}", payload)
-        if i % 10_000 == 0:
-            await nc.flush()
-    await nc.flush()
-    for _ in range(300):
-        if (await js.stream_info("KV_scale")).state.messages == KEYS:
-            break
-        await asyncio.sleep(0.1)
+            return Thing(outbox=[order_created(f"order-{i}")]).model_dump_json().encode()
+        return plain
+
+    await fill_bucket(nc, "scale", ((f"thing.{i:06d}", payload(i)) for i in range(KEYS)))
     yield nc, bucket
     await nc.drain()
 
