@@ -180,12 +180,11 @@ class AggregateStore(Generic[A]):
         at that revision: False, and nothing removed, when another writer changed it."""
         key = self.key(ident)
         async with self._locks(key):
+            self._known.pop(key, None)
             try:
                 await self._bucket.delete(key, last=revision)
             except RevisionMismatch:
-                self._known.pop(key, None)
                 return False
-            self._known.pop(key, None)
             return True
 
     async def put_new(self, ident: str, value: A) -> bool:
