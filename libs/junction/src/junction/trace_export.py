@@ -1,15 +1,15 @@
 """OTLP trace export: OpenTelemetry's gRPC exporter, its spans encoded straight to protobuf.
 
-The OpenTelemetry encoder builds a protobuf object for every span, attribute key, value,
-event and status before it serializes them: about 27 microseconds per span on the bench
-machine, spent in the export thread while it holds the GIL, so in every service's request
-and message path. Here the same `ExportTraceServiceRequest` is written as wire bytes from
-the spans (a field is a tag, a length and its bytes; an attribute seen before is copied
-from a small cache of encoded key-values), then parsed once by protobuf's C
-implementation so that the exporter's own gRPC call, retries, headers, compression and
-TLS stay OpenTelemetry's: about 5 microseconds per span (`bench/micro.py` measures both in
-the same run). Tests hold the result equal to OpenTelemetry's encoding for every kind of
-span and value the SDK makes.
+OpenTelemetry's encoder builds a protobuf object for every span, attribute key, value,
+event and status before it serializes them: about 25 microseconds per span on the bench
+machine, spent in the export thread while it holds the GIL, so taken from every service's
+request and message path. Here the same `ExportTraceServiceRequest` is written as wire
+bytes from the spans (a field is a tag, a length and its bytes; a key-value seen before is
+copied from a small cache), then parsed once by protobuf's C implementation, so that the
+exporter's own gRPC call, retries, headers, compression and TLS stay OpenTelemetry's:
+about 9 microseconds per span, parse included (`uv run python -m bench.micro` measures
+both in the same run). Tests hold the result equal to OpenTelemetry's encoding for every
+kind of span and value the SDK makes.
 
 Wire format (opentelemetry-proto, trace/v1): ExportTraceServiceRequest{1: ResourceSpans};
 ResourceSpans{1: Resource{1: KeyValue}, 2: ScopeSpans, 3: schema_url};
@@ -252,7 +252,11 @@ def encode_request(spans: Sequence[ReadableSpan]) -> bytes:
 class OTLPSpanExporter(_OTLPSpanExporter):
     """OpenTelemetry's OTLP/gRPC span exporter (endpoint, headers, TLS, compression, timeout
     and retries from the same arguments and `OTEL_EXPORTER_OTLP_*` variables), whose request
-    is encoded by `encode_request`."""
+    is encoded by `encode_request`.
+
+    `_translate_data` is the hook through which each of OpenTelemetry's OTLP exporters
+    (traces, metrics, logs) turns its data into a request; it is not public API, so the
+    integration test fails should an upgrade stop calling it."""
 
     def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
         request: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(

@@ -4,7 +4,7 @@ the batch processor and gzip as a service configures them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent import futures
 
 import grpc
@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from junction import trace_export
 from junction.trace_export import OTLPSpanExporter
 from junction_devtools.platform import free_ports
 
@@ -81,10 +82,20 @@ def spans_of_a_checkout() -> list[ReadableSpan]:
 
 
 def test_the_receiver_gets_what_opentelemetry_would_send(
-    receiver: tuple[Receiver, str],
+    receiver: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     received, endpoint = receiver
     spans = spans_of_a_checkout()
+    # The exporter replaces OpenTelemetry's `_translate_data` hook: should an upgrade stop
+    # calling it, export would quietly go back to OpenTelemetry's encoder. It must not.
+    encoded: list[int] = []
+    encode = trace_export.encode_request
+
+    def counting(batch: Sequence[ReadableSpan]) -> bytes:
+        encoded.append(len(batch))
+        return encode(batch)
+
+    monkeypatch.setattr(trace_export, "encode_request", counting)
     exporter = OTLPSpanExporter(
         endpoint=endpoint, insecure=True, headers={"x-tenant": "shop"}, timeout=5
     )
@@ -92,6 +103,7 @@ def test_the_receiver_gets_what_opentelemetry_would_send(
         assert exporter.export(spans) is SpanExportResult.SUCCESS
     finally:
         exporter.shutdown()
+    assert encoded == [len(spans)]
     assert len(received.requests) == 1
     assert ExportTraceServiceRequest.FromString(received.requests[0]) == encode_spans(spans)
     assert received.metadata[0]["x-tenant"] == "shop"
