@@ -56,7 +56,8 @@ _SPAN_FLAGS = (
 _KIND = [b"\x30" + _BYTE[kind + 1] for kind in range(5)]  # SpanKind.INTERNAL=0 is proto's 1
 
 # Encoded key-values by (field tag, key, value type, value): the same few keys and most of
-# their values (service, subject, consumer, method, route) recur in every span. Bounded:
+# their values (service, subject, consumer, method, route) recur in every span. The type is
+# in the key since True, 1 and 1.0 are equal keys. Bounded:
 # cleared when full, since ids and sizes rarely recur.
 _CACHE_LIMIT = 4096
 _kv_cache: dict[tuple[bytes, str, type, object], bytes] = {}
@@ -86,7 +87,7 @@ def _any_value(value: Any) -> bytes:
     if kind is str:
         return _field(b"\x0a", value.encode())
     if kind is int:
-        return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)  # int64: two's complement
+        return _int64(value)
     if value is None:
         return b""
     if isinstance(value, bool):
@@ -94,7 +95,7 @@ def _any_value(value: Any) -> bytes:
     if isinstance(value, str):
         return _field(b"\x0a", value.encode())
     if isinstance(value, int):
-        return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)
+        return _int64(value)
     if isinstance(value, float):
         return b"\x21" + _double(value)
     if isinstance(value, bytes):
@@ -106,8 +107,15 @@ def _any_value(value: Any) -> bytes:
     raise TypeError(f"Invalid type {type(value)} of value {value}")
 
 
+def _int64(value: int) -> bytes:
+    if not -(2**63) <= value < 2**63:  # protobuf refuses it; OpenTelemetry's encoder too
+        raise ValueError(f"Value out of range: {value}")
+    return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)  # two's complement, 64 bits
+
+
 def _key_value(tag: bytes, key: str, value: Any) -> bytes:
-    cacheable = type(value) in (str, int, bool, float)
+    # Not floats: 0.0 and -0.0 are one dict key but two encodings.
+    cacheable = type(value) in (str, int, bool)
     if cacheable:
         cache_key = (tag, key, type(value), value)
         if (encoded := _kv_cache.get(cache_key)) is not None:

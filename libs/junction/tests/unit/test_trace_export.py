@@ -4,6 +4,7 @@ message once parsed, for every kind of span, value and grouping the SDK makes.""
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -37,7 +38,13 @@ VALUES: list[Any] = [  # every type the SDK keeps, and edges of each
     -1,
     -(2**63),
     2**63 - 1,
+    2**63,  # out of int64: left out by both encoders
+    -(2**63) - 1,
+    (1, 2**64),
     0.0,
+    -0.0,
+    0.0,
+    -0.0,  # one dict key with 0.0, another encoding
     -2.5,
     1e300,
     float("inf"),
@@ -86,7 +93,18 @@ def test_every_attribute_value_type_encodes_as_opentelemetry_does() -> None:
         with tracer.start_as_current_span(f"span {i}", attributes={"value": value}):
             pass
     request = same_as_opentelemetry(exporter.get_finished_spans())
-    assert len(request.resource_spans[0].scope_spans[0].spans) == len(VALUES)
+    spans = request.resource_spans[0].scope_spans[0].spans
+    assert len(spans) == len(VALUES)
+    # Protobuf's equality takes -0.0 for 0.0: the sign is checked on its own.
+    zeros = [
+        (math.copysign(1, span.attributes[0].value.double_value), math.copysign(1, value))
+        for span, value in zip(spans, VALUES, strict=True)
+        if type(value) is float and value == 0.0
+    ]
+    assert [ours for ours, _ in zeros] == [want for _, want in zeros] == [1, -1, 1, -1]
+    # An int out of int64 is left out, as OpenTelemetry's encoder leaves it.
+    left_out = [value for span, value in zip(spans, VALUES, strict=True) if not span.attributes]
+    assert left_out == [2**63, -(2**63) - 1, (1, 2**64)]
 
 
 def test_a_repeated_attribute_is_encoded_from_the_cache_the_same_way() -> None:
