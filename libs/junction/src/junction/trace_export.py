@@ -83,11 +83,6 @@ def _field(tag: bytes, payload: bytes) -> bytes:
 def _any_value(value: Any) -> bytes:
     """The fields of an AnyValue (OpenTelemetry's `_encode_value`: bool before int, any
     other sequence an array, a mapping a key-value list; None an empty value)."""
-    kind = type(value)
-    if kind is str:
-        return _field(b"\x0a", value.encode())
-    if kind is int:
-        return _int64(value)
     if value is None:
         return b""
     if isinstance(value, bool):
@@ -95,7 +90,9 @@ def _any_value(value: Any) -> bytes:
     if isinstance(value, str):
         return _field(b"\x0a", value.encode())
     if isinstance(value, int):
-        return _int64(value)
+        if not -(2**63) <= value < 2**63:  # protobuf refuses it; OpenTelemetry's encoder too
+            raise ValueError(f"Value out of range: {value}")
+        return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)  # int64: two's complement
     if isinstance(value, float):
         return b"\x21" + _double(value)
     if isinstance(value, bytes):
@@ -105,12 +102,6 @@ def _any_value(value: Any) -> bytes:
     if isinstance(value, Mapping):
         return _field(b"\x32", b"".join([_key_value(b"\x0a", str(k), v) for k, v in value.items()]))
     raise TypeError(f"Invalid type {type(value)} of value {value}")
-
-
-def _int64(value: int) -> bytes:
-    if not -(2**63) <= value < 2**63:  # protobuf refuses it; OpenTelemetry's encoder too
-        raise ValueError(f"Value out of range: {value}")
-    return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)  # two's complement, 64 bits
 
 
 def _key_value(tag: bytes, key: str, value: Any) -> bytes:

@@ -140,7 +140,7 @@ class AggregateStore(Generic[A]):
         pass over the bucket, each entry's outbox parsed and nothing else."""
         prefix = f"{self._prefix}."
         found = []
-        async for key, payload in self._bucket.entries_matching(f"{self._prefix}.>"):
+        async for key, payload in self._bucket.entries_matching(f"{prefix}>"):
             try:
                 outbox = OutboxOnly.model_validate_json(payload).outbox
             except ValidationError as exc:  # one unreadable entry must not stop the sweep
