@@ -5,6 +5,11 @@
   that is not (the head's decision), and a caller's trace that is not;
 - one recorded span: creation and end, then OTLP encoding by OpenTelemetry's encoder and
   by Junction's (`junction.trace_export`), in batches as the export thread sends them;
+- W3C trace context read from a message's headers and written into a request's, by
+  OpenTelemetry's `propagate` and by Junction's shortcut (`junction.telemetry`);
+- one JetStream message handled by Junction's consumer (parse, handler, ack; a fake
+  delivery, no server): tracing off, in a trace its producer did not sample, in a
+  recorded one;
 - one receipt as notifications builds and flattens it now (compat32's `MIMEText`), and
   the same with the modern `EmailMessage` API it used before.
 
@@ -28,7 +33,8 @@ from typing import Any
 from uuid import uuid4
 
 from fastapi import FastAPI
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -40,10 +46,14 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
+from junction.config import ServiceSettings
 from junction.contracts.common import OrderLine
-from junction.contracts.events import OrderConfirmed, OrderSummary
-from junction.telemetry import ServerSpans
+from junction.contracts.events import OrderConfirmed, OrderCreated, OrderSummary
+from junction.messaging.consumer import durable_consumer
+from junction.telemetry import PROPAGATORS, ServerSpans, extract, inject
 from junction.trace_export import encode_request
+from junction_devtools.fakes import FakeMsg, RecordingDeadLetters
+from junction_devtools.samples import order_created
 from junction_devtools.testing import asgi_scope, no_body
 from notifications.domain import EmailKind, body_text, compose
 from notifications.mailer import envelope_of
@@ -88,6 +98,7 @@ def app(tracing: str, ratio: float) -> FastAPI:
         return {"ok": "yes"}
 
     if tracing == "junction":
+        propagate.set_global_textmap(PROPAGATORS)  # as `setup_telemetry` does
         tracer = provider.get_tracer("bench")
         application.add_middleware(ServerSpans, tracer=tracer, exclude=frozenset())
     return application
@@ -162,6 +173,69 @@ def span_us(n: int = 10000) -> tuple[float, float, float]:
     return create, timings[0], timings[1]
 
 
+def propagation_us(which: str, n: int = 50000) -> tuple[float, float]:
+    """Extract (a message's headers: `Nats-Msg-Id`, content type, a lone `traceparent`)
+    and inject (into a request's headers, the trace made current), by `which`:
+    "opentelemetry" or "junction"."""
+    propagate.set_global_textmap(PROPAGATORS)
+    headers = {
+        "Nats-Msg-Id": uuid4().hex,
+        "content-type": "application/json",
+        "traceparent": f"00-{uuid4().hex}-{uuid4().hex[:16]}-00",
+    }
+    read, write = (
+        (propagate.extract, propagate.inject) if which == "opentelemetry" else (extract, inject)
+    )
+    started = time.perf_counter()
+    for _ in range(n):
+        read(headers)
+    extracted = (time.perf_counter() - started) / n * 1e6
+    token = otel_context.attach(read(headers))
+    try:
+        started = time.perf_counter()
+        for _ in range(n):
+            write({})
+        injected = (time.perf_counter() - started) / n * 1e6
+    finally:
+        otel_context.detach(token)
+    return extracted, injected
+
+
+def consume_us(tracing: str, n: int = 20000) -> float:
+    """One message through `EventConsumer.handle` with a handler that does nothing;
+    `tracing`: "off", "not sampled" (the producer's trace) or "sampled"."""
+    propagate.set_global_textmap(PROPAGATORS)
+    provider = TracerProvider()  # parent-based: the producer's decision holds
+    provider.add_span_processor(BatchSpanProcessor(Discard(), max_queue_size=8192))
+    tracer = None if tracing == "off" else provider.get_tracer("bench")
+
+    async def handler(event: OrderCreated) -> None:
+        pass
+
+    settings = ServiceSettings(service_name="bench")
+    consumer = durable_consumer(
+        settings, OrderCreated, handler, RecordingDeadLetters(), tracer=tracer
+    )
+    flags = "01" if tracing == "sampled" else "00"
+    messages = []
+    for _ in range(n):
+        msg = FakeMsg(order_created(uuid4().hex))
+        if tracer is not None:
+            msg.headers = {"traceparent": f"00-{uuid4().hex}-{uuid4().hex[:16]}-{flags}"}
+        messages.append(msg)
+
+    async def run() -> float:
+        started = time.perf_counter()
+        for msg in messages:
+            await consumer.handle(msg)
+        return (time.perf_counter() - started) / n * 1e6
+
+    try:
+        return asyncio.run(run())
+    finally:
+        provider.shutdown()
+
+
 HEADERS = {
     "From": "Junction Shop <shop@junction.local>",
     "To": "customer@example.com",
@@ -221,6 +295,15 @@ def main() -> None:
     print(f"| one span: create, attributes, end | {create:.1f} |")
     print(f"| one span: OTLP protobuf encoding, OpenTelemetry's encoder | {encode:.1f} |")
     print(f"| one span: OTLP protobuf encoding, Junction's (`trace_export`) | {ours:.1f} |")
+    for which, label in (("opentelemetry", "OpenTelemetry's"), ("junction", "Junction's")):
+        pairs = [propagation_us(which) for _ in range(3)]
+        extracted, injected = (min(pair[i] for pair in pairs) for i in range(2))
+        print(f"| trace context from a message's headers, {label} `extract` | {extracted:.1f} |")
+        print(f"| trace context into a request's headers, {label} `inject` | {injected:.1f} |")
+    for tracing in ("off", "not sampled", "sampled"):
+        label = "tracing off" if tracing == "off" else f"producer's trace {tracing}"
+        us = best_us(partial(consume_us, tracing))
+        print(f"| one message handled by the consumer, {label} | {us:.1f} |")
     for kind in ("modern", "compat32"):
         us = best_us(partial(email_us, kind))
         print(f"| one email built and flattened, {kind} API | {us:.1f} |")

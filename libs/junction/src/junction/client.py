@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -30,7 +30,7 @@ from tenacity import (
 
 from junction.deadline import DEADLINE_HEADER, remaining_seconds
 from junction.errors import DependencyUnavailable, JunctionError, Refused
-from junction.telemetry import traced
+from junction.telemetry import inject, traced, unsampled
 
 if TYPE_CHECKING:
     from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
@@ -221,6 +221,12 @@ class ServiceClient:
         replica = self._replicas.pick()
         url = f"{self._replicas.urls[replica]}{path}"
         async with self._breaker:
+            if self._tracer is None or unsampled():
+                # Nothing to record (telemetry off, or a trace its head decided not to
+                # record): no span, the decision passed on in the headers.
+                if self._tracer is not None:
+                    inject(headers)
+                return await self._exchange_with(replica, method, url, body, headers, timeout)
             with traced(
                 self._tracer,
                 method,
@@ -232,14 +238,26 @@ class ServiceClient:
                     **self._servers[replica],
                 },
             ) as span:
-                if self._tracer is not None:
-                    propagate.inject(headers)
-                try:
-                    return await self._exchange(method, url, body, headers, timeout, span)
-                except TransientHttpError as exc:
-                    if isinstance(exc.__cause__, aiohttp.ClientConnectorError):
-                        self._replicas.refused(replica)
-                    raise
+                inject(headers)
+                return await self._exchange_with(replica, method, url, body, headers, timeout, span)
+
+    async def _exchange_with(
+        self,
+        replica: int,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: float,
+        span: trace.Span | None = None,
+    ) -> RawAnswer:
+        """One exchange with one replica, which is marked refused if it refused the connection."""
+        try:
+            return await self._exchange(method, url, body, headers, timeout, span)
+        except TransientHttpError as exc:
+            if isinstance(exc.__cause__, aiohttp.ClientConnectorError):
+                self._replicas.refused(replica)
+            raise
 
     async def _exchange(
         self,

@@ -7,11 +7,17 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from purgatory import AsyncCircuitBreakerFactory
 from pydantic import BaseModel
 
 from junction.client import ClientPolicy, ServiceClient, ServiceError
 from junction.errors import DependencyUnavailable
+from junction.telemetry import PROPAGATORS
 from junction_devtools.platform import free_ports
 
 pytestmark = pytest.mark.integration
@@ -24,10 +30,12 @@ class Downstream:
         self.delay = 0.0
         self.refuse: tuple[int, dict[str, object]] | None = None
         self.bodies: list[bytes] = []
+        self.traceparents: list[str | None] = []
 
     async def handle(self, request: web.Request) -> web.Response:
         self.calls += 1
         self.bodies.append(await request.read())
+        self.traceparents.append(request.headers.get("traceparent"))
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.calls <= self.fail_first:
@@ -73,7 +81,12 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def client(
-    base: str, session: aiohttp.ClientSession, *, timeout: float = 1.0, threshold: int = 5
+    base: str,
+    session: aiohttp.ClientSession,
+    *,
+    timeout: float = 1.0,
+    threshold: int = 5,
+    tracer: trace.Tracer | None = None,
 ) -> ServiceClient:
     policy = ClientPolicy(
         timeout_seconds=timeout,
@@ -81,7 +94,9 @@ def client(
         breaker_threshold=threshold,
         breaker_reset_seconds=30,
     )
-    return ServiceClient("thing", base, session, policy, AsyncCircuitBreakerFactory())
+    return ServiceClient(
+        "thing", base, session, policy, AsyncCircuitBreakerFactory(), tracer=tracer
+    )
 
 
 async def test_idempotent_calls_are_retried_on_503(
@@ -187,3 +202,36 @@ async def test_a_replica_that_refuses_connections_is_passed_over(
     for _ in range(5):  # after one refusal the closed one is not tried again for a while
         await c.post("/thing", Ask(sku="A"), Thing, idempotent=False)
     assert state.calls == 5
+
+
+CALLER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331"
+
+
+@pytest.mark.parametrize("flags", ["01", "00"])
+async def test_a_call_carries_its_trace_and_is_a_client_span_only_when_recorded(
+    downstream: tuple[Downstream, str], session: aiohttp.ClientSession, flags: str
+) -> None:
+    state, base = downstream
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()  # parent-based: the caller's decision holds
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    c = client(base, session, tracer=provider.get_tracer("test"))
+    before = propagate.get_global_textmap()
+    propagate.set_global_textmap(PROPAGATORS)
+    token = otel_context.attach(propagate.extract({"traceparent": f"{CALLER}-{flags}"}))
+    try:
+        await c.get("/thing", Thing)
+    finally:
+        otel_context.detach(token)
+        propagate.set_global_textmap(before)
+    (sent,) = state.traceparents
+    assert sent is not None
+    spans = exporter.get_finished_spans()
+    if flags == "01":  # one CLIENT span, its id the parent the callee sees
+        (span,) = spans
+        assert span.kind == trace.SpanKind.CLIENT and span.context is not None
+        assert span.attributes is not None and span.attributes["http.response.status_code"] == 200
+        assert sent == f"00-{CALLER[3:35]}-{span.context.span_id:016x}-01"
+    else:  # nothing recorded; the caller's context passed on as it came
+        assert spans == ()
+        assert sent == f"{CALLER}-00"

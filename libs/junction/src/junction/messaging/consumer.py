@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic
 
 from nats.js import api
-from opentelemetry import propagate, trace
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from junction.contracts.catalogue import STREAM_OF_SOURCE, durable_name, subject_for
 from junction.contracts.events import E, event_source, event_type, parse_event
 from junction.errors import Defer, PoisonMessage
 from junction.messaging.dead_letters import DeadLetterSink, Delivery, delivery_count
-from junction.telemetry import traced
+from junction.telemetry import extract, traced, unsampled
 
 if TYPE_CHECKING:
     from junction.config import ServiceSettings
@@ -188,11 +189,21 @@ class EventConsumer(Generic[E]):
     async def handle(self, raw: Delivery) -> None:
         """Process one delivered message inside a consumer span continuing its producer's
         trace (W3C trace context in the message headers), and settle it."""
+        parent = extract(raw.headers or {}) if self._tracer is not None else None
+        if parent is not None and unsampled(parent):
+            # A trace its head decided not to record: no span, the producer's context made
+            # current so that whatever the handler publishes carries the decision on.
+            token = otel_context.attach(parent)
+            try:
+                await self._process(raw, None)
+            finally:
+                otel_context.detach(token)
+            return
         with traced(
             self._tracer,
             f"{raw.subject} process",
             kind=trace.SpanKind.CONSUMER,
-            parent=propagate.extract(raw.headers or {}) if self._tracer else None,
+            parent=parent,
             attributes={
                 "messaging.system": "nats",
                 "messaging.operation.type": "process",

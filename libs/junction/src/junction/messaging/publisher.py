@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 
 from junction.contracts.catalogue import STREAM_OF_SOURCE
 from junction.contracts.events import EventEnvelope
-from junction.telemetry import traced
+from junction.telemetry import extract, inject, traced, unsampled
 
 
 class MessageSender(Protocol):
@@ -40,11 +40,17 @@ class JetStreamPublisher:
 
     async def publish(self, event: EventEnvelope) -> None:
         headers = {"Nats-Msg-Id": event.id, "content-type": "application/json"}
+        parent = extract(event.trace) if self._tracer is not None and event.trace else None
+        if parent is not None and unsampled(parent):
+            # A trace its head decided not to record: no span, the decision passed on.
+            inject(headers, parent)
+            await self._send(event, headers)
+            return
         with traced(
             self._tracer,
             f"{event.subject} publish",
             kind=trace.SpanKind.PRODUCER,
-            parent=propagate.extract(event.trace) if event.trace else None,
+            parent=parent,
             attributes={
                 "messaging.system": "nats",
                 "messaging.operation.type": "send",
@@ -55,11 +61,14 @@ class JetStreamPublisher:
             },
         ):
             if self._tracer is not None:
-                propagate.inject(headers)
-            await self._broker.publish(
-                event.model_dump_json().encode(),
-                event.subject,
-                headers=headers,
-                correlation_id=event.order_id,
-                stream=STREAM_OF_SOURCE[event.source].name,
-            )
+                inject(headers)
+            await self._send(event, headers)
+
+    async def _send(self, event: EventEnvelope, headers: dict[str, str]) -> None:
+        await self._broker.publish(
+            event.model_dump_json().encode(),
+            event.subject,
+            headers=headers,
+            correlation_id=event.order_id,
+            stream=STREAM_OF_SOURCE[event.source].name,
+        )

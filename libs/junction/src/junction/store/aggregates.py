@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from opentelemetry import propagate
 from pydantic import BaseModel, Field, ValidationError
 
 from junction.contracts.events import Event, EventEnvelope
 from junction.errors import ConcurrencyConflict
 from junction.store.bucket import KeyValueBucket, RevisionMismatch
 from junction.store.outbox import OutboxRelay
+from junction.telemetry import inject
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class KeyLocks:
 def stamp_trace(events: list[Event]) -> list[Event]:
     """Attach the current trace context to events that do not carry one yet."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    inject(carrier)
     if not carrier:
         return events
     return [e if e.trace else e.model_copy(update={"trace": carrier}) for e in events]

@@ -1,0 +1,183 @@
+"""Junction's `extract` and `inject` give exactly what OpenTelemetry's `propagate` gives for
+every carrier and context (their shortcut covers the common case only), and leave
+everything to OpenTelemetry once the propagators are replaced."""
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import baggage, propagate, trace
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import (
+    CarrierT,
+    Getter,
+    Setter,
+    TextMapPropagator,
+    default_getter,
+    default_setter,
+)
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
+
+from junction.telemetry import PROPAGATORS, extract, inject
+
+pytestmark = pytest.mark.unit
+
+TRACE, SPAN = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+
+
+@pytest.fixture(autouse=True)
+def junction_propagators() -> Iterator[None]:
+    before = propagate.get_global_textmap()
+    propagate.set_global_textmap(PROPAGATORS)
+    yield
+    propagate.set_global_textmap(before)
+
+
+def view(context: Context) -> tuple[Any, ...]:
+    """What a context holds for propagation: its keys, its span's context, its baggage."""
+    span = trace.get_current_span(context).get_span_context()
+    return tuple(sorted(context)), span, dict(baggage.get_all(context))
+
+
+def traceparents() -> list[str]:
+    """Well-formed, malformed and borderline values, and a seeded mix of mutations."""
+    valid = f"00-{TRACE}-{SPAN}-01"
+    edges = [
+        valid,
+        valid[:-2] + "00",
+        valid[:-2] + "ff",  # unknown flags are kept
+        valid.upper(),
+        f"00-{TRACE.upper()}-{SPAN}-01",
+        f"01-{TRACE}-{SPAN}-01",
+        f"01-{TRACE}-{SPAN}-01-extra",  # a later version may add fields
+        f"00-{TRACE}-{SPAN}-01-extra",  # version 00 may not
+        f"ff-{TRACE}-{SPAN}-01",
+        f"00-{'0' * 32}-{SPAN}-01",
+        f"00-{TRACE}-{'0' * 16}-01",
+        f" {valid}",
+        f"{valid}\t",
+        f"{valid}\n",
+        f"00-{TRACE[:-1]}-{SPAN}-01",
+        f"00-{TRACE}0-{SPAN}-01",
+        f"00-{TRACE}-{SPAN}-1",
+        f"00-{TRACE}-{SPAN}-001",
+        f"00_{TRACE}_{SPAN}_01",
+        f"00-0x{TRACE[2:]}-{SPAN}-01",
+        f"00-{TRACE[:5]}_{TRACE[6:]}-{SPAN}-01",
+        f"00-+{TRACE[1:]}-{SPAN}-01",
+        f"00-{TRACE}-{SPAN}-0g",
+        "",
+        "00",
+        "garbage",
+    ]
+    rng = random.Random(20261201)
+    alphabet = "0123456789abcdefABCDEF-x_+ \t\n"
+    mutated = []
+    for _ in range(3000):
+        chars = list(valid)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(chars))
+            match rng.randrange(3):
+                case 0:
+                    chars[at] = rng.choice(alphabet)
+                case 1:
+                    chars.insert(at, rng.choice(alphabet))
+                case _:
+                    del chars[at]
+        mutated.append("".join(chars))
+    return edges + mutated
+
+
+def test_extract_gives_what_opentelemetry_gives_for_every_traceparent() -> None:
+    other = {"Nats-Msg-Id": "e1", "content-type": "application/json"}
+    for value in traceparents():
+        carrier = {**other, "traceparent": value}
+        assert view(extract(carrier)) == view(propagate.extract(carrier)), value
+
+
+@pytest.mark.parametrize(
+    "carrier",
+    [
+        {},
+        {"content-type": "application/json"},
+        {"traceparent": f"00-{TRACE}-{SPAN}-01", "tracestate": "vendor=value,other=1"},
+        {"traceparent": f"00-{TRACE}-{SPAN}-00", "baggage": "tenant=acme,plan=gold"},
+        {"baggage": "tenant=acme"},
+        {"tracestate": "vendor=value"},
+    ],
+)
+def test_extract_gives_what_opentelemetry_gives_without_a_lone_traceparent(
+    carrier: dict[str, str],
+) -> None:
+    assert view(extract(carrier)) == view(propagate.extract(carrier))
+
+
+def span_in(context: Context, flags: int, state: TraceState | None = None) -> Context:
+    remote = SpanContext(int(TRACE, 16), int(SPAN, 16), True, TraceFlags(flags), state)
+    return trace.set_span_in_context(NonRecordingSpan(remote), context)
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        Context(),
+        span_in(Context(), 0),
+        span_in(Context(), 1),
+        span_in(Context(), 0xFF),
+        span_in(Context(), 1, TraceState([("vendor", "value")])),
+        baggage.set_baggage("tenant", "acme", span_in(Context(), 1)),
+        baggage.set_baggage("tenant", "acme", Context()),
+        trace.set_span_in_context(trace.INVALID_SPAN, Context()),
+    ],
+)
+def test_inject_writes_what_opentelemetry_writes(context: Context) -> None:
+    ours: dict[str, str] = {"content-type": "application/json"}
+    theirs = dict(ours)
+    inject(ours, context)
+    propagate.inject(theirs, context)
+    assert ours == theirs
+
+
+def test_inject_reads_the_current_context_by_default() -> None:
+    token = otel_context.attach(span_in(Context(), 0))
+    try:
+        carrier: dict[str, str] = {}
+        inject(carrier)
+    finally:
+        otel_context.detach(token)
+    assert carrier == {"traceparent": f"00-{TRACE}-{SPAN}-00"}
+
+
+class Marker(TextMapPropagator):
+    """Propagators a deployment installed in place of Junction's."""
+
+    def extract(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        getter: Getter[Any] = default_getter,
+    ) -> Context:
+        return span_in(Context(), 1, TraceState([("marker", "extract")]))
+
+    def inject(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        setter: Setter[Any] = default_setter,
+    ) -> None:
+        setter.set(carrier, "marker", "inject")
+
+    @property
+    def fields(self) -> set[str]:
+        return {"marker"}
+
+
+def test_replaced_propagators_are_used_as_they_are() -> None:
+    propagate.set_global_textmap(Marker())
+    context = extract({"traceparent": f"00-{TRACE}-{SPAN}-00"})
+    assert trace.get_current_span(context).get_span_context().trace_state.get("marker")
+    carrier: dict[str, str] = {}
+    inject(carrier, span_in(Context(), 1))
+    assert carrier == {"marker": "inject"}
