@@ -21,9 +21,16 @@ def test_bench_quick_run_prints_every_variant() -> None:
         timeout=300,
         check=True,
     ).stdout
-    for row in ("| raw |", "| junction |", "| junction+otel |", "| junction+otel 10% |"):
+    for row in (
+        "| raw |",
+        "| junction |",
+        "| junction+otel |",
+        "| junction+otel 10% |",
+        "| junction+otel 0% |",
+    ):
         assert out.count(row) == 2, out  # once in the HTTP table, once in the JetStream table
-    assert "| all |" in out and "| one in ten |" in out  # the telemetry cost table
+    for row in ("| all |", "| one in ten |", "| none |", "| goal for one in ten |"):
+        assert row in out, out  # the telemetry cost table
     assert "| 10 |" in out and "Highest rate with 0 errors" in out  # the k6 checkout table
     assert "| storefront |" in out and "| total |" in out  # the footprint table
     assert "NATS messages per confirmed checkout" in out and "| **all** |" in out
