@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import random
 import time
 from collections.abc import Callable, MutableMapping, Sequence
 from email.generator import BytesGenerator
@@ -203,7 +204,8 @@ def propagation_us(which: str, n: int = 50000) -> tuple[float, float]:
 
 def consume_us(tracing: str, n: int = 20000) -> float:
     """One message through `EventConsumer.handle` with a handler that does nothing;
-    `tracing`: "off", "not sampled" (the producer's trace) or "sampled"."""
+    `tracing`: "off", "not sampled" (the producer's trace), "one in ten sampled" or
+    "sampled". The spans are ended into the batch processor and discarded at export."""
     propagate.set_global_textmap(PROPAGATORS)
     provider = TracerProvider()  # parent-based: the producer's decision holds
     provider.add_span_processor(BatchSpanProcessor(Discard(), max_queue_size=8192))
@@ -216,11 +218,13 @@ def consume_us(tracing: str, n: int = 20000) -> float:
     consumer = durable_consumer(
         settings, OrderCreated, handler, RecordingDeadLetters(), tracer=tracer
     )
-    flags = "01" if tracing == "sampled" else "00"
+    share = {"sampled": 1.0, "one in ten sampled": 0.1}.get(tracing, 0.0)
+    rng = random.Random(1)
     messages = []
     for _ in range(n):
         msg = FakeMsg(order_created(uuid4().hex))
         if tracer is not None:
+            flags = "01" if rng.random() < share else "00"
             msg.headers = {"traceparent": f"00-{uuid4().hex}-{uuid4().hex[:16]}-{flags}"}
         messages.append(msg)
 
@@ -300,7 +304,7 @@ def main() -> None:
         extracted, injected = (min(pair[i] for pair in pairs) for i in range(2))
         print(f"| trace context from a message's headers, {label} `extract` | {extracted:.1f} |")
         print(f"| trace context into a request's headers, {label} `inject` | {injected:.1f} |")
-    for tracing in ("off", "not sampled", "sampled"):
+    for tracing in ("off", "not sampled", "one in ten sampled", "sampled"):
         label = "tracing off" if tracing == "off" else f"producer's trace {tracing}"
         us = best_us(partial(consume_us, tracing))
         print(f"| one message handled by the consumer, {label} | {us:.1f} |")

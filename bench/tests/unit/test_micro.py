@@ -14,6 +14,6 @@ def test_each_micro_measurement_runs() -> None:
     for which in ("opentelemetry", "junction"):
         extracted, injected = micro.propagation_us(which, n=20)
         assert extracted > 0 and injected > 0
-    for tracing in ("off", "not sampled", "sampled"):
+    for tracing in ("off", "not sampled", "one in ten sampled", "sampled"):
         assert micro.consume_us(tracing, n=20) > 0
     assert micro.email_us("modern", n=2) > 0 and micro.email_us("compat32", n=2) > 0
