@@ -226,7 +226,7 @@ class ServiceClient:
                 # record): no span, the decision passed on in the headers.
                 if self._tracer is not None:
                     inject(headers)
-                return await self._exchange_with(replica, method, url, body, headers, timeout)
+                return await self._exchange(replica, method, url, body, headers, timeout)
             with traced(
                 self._tracer,
                 method,
@@ -239,9 +239,9 @@ class ServiceClient:
                 },
             ) as span:
                 inject(headers)
-                return await self._exchange_with(replica, method, url, body, headers, timeout, span)
+                return await self._exchange(replica, method, url, body, headers, timeout, span)
 
-    async def _exchange_with(
+    async def _exchange(
         self,
         replica: int,
         method: str,
@@ -251,23 +251,7 @@ class ServiceClient:
         timeout: float,
         span: trace.Span | None = None,
     ) -> RawAnswer:
-        """One exchange with one replica, which is marked refused if it refused the connection."""
-        try:
-            return await self._exchange(method, url, body, headers, timeout, span)
-        except TransientHttpError as exc:
-            if isinstance(exc.__cause__, aiohttp.ClientConnectorError):
-                self._replicas.refused(replica)
-            raise
-
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: dict[str, str],
-        timeout: float,
-        span: trace.Span | None,
-    ) -> RawAnswer:
+        """One exchange with one replica, marked refused if it refused the connection."""
         try:
             async with self._session.request(
                 method,
@@ -284,4 +268,6 @@ class ServiceClient:
                     raise TransientHttpError(f"{self.name} answered {resp.status}")
                 return RawAnswer(resp.status, await resp.read())
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if isinstance(exc, aiohttp.ClientConnectorError):
+                self._replicas.refused(replica)
             raise TransientHttpError(f"{type(exc).__name__}: {exc}") from exc
