@@ -71,14 +71,19 @@ async def closed_loop(url: str, seconds: float, concurrency: int) -> dict[str, f
 # Tracing on recording every trace, one in ten, and none: `0%` still carries every trace's
 # context, unsampled, through every hop (the unsampled path alone).
 VARIANTS = ("raw", "junction", "junction+otel", "junction+otel 10%", "junction+otel 0%")
-SAMPLE_RATIOS = {"junction+otel": "1.0", "junction+otel 10%": "0.1", "junction+otel 0%": "0.0"}
+# Each traced variant: its sample ratio, and its row in the telemetry cost table.
+TRACED = {
+    "junction+otel": ("1.0", "all"),
+    "junction+otel 10%": ("0.1", "one in ten"),
+    "junction+otel 0%": ("0.0", "none"),
+}
 
 
 def telemetry_env(variant: str) -> dict[str, str]:
     on = variant.startswith("junction+otel")
     return {
         "JUNCTION_TELEMETRY_ENABLED": "true" if on else "false",
-        "JUNCTION_TELEMETRY_SAMPLE_RATIO": SAMPLE_RATIOS.get(variant, "1.0"),
+        "JUNCTION_TELEMETRY_SAMPLE_RATIO": TRACED[variant][0] if on else "1.0",
     }
 
 
@@ -371,25 +376,17 @@ def table(results: dict[str, Any]) -> str:
         variant: {
             key: 1 - runs[variant][field] / runs["junction"][field] for key, runs, field in paths
         }
-        for variant in SAMPLE_RATIOS
-        if variant in h
-    }
-    labels = {
-        "junction+otel": "all",
-        "junction+otel 10%": "one in ten",
-        "junction+otel 0%": "none",
+        for variant in TRACED
     }
     for variant, loss in cost.items():
         lines.append(
-            f"| {labels[variant]} | {100 * loss['hop']:.0f}% | {100 * loss['pub']:.0f}% | "
+            f"| {TRACED[variant][1]} | {100 * loss['hop']:.0f}% | {100 * loss['pub']:.0f}% | "
             f"{100 * loss['con']:.0f}% |"
         )
-    if "junction+otel" in cost:
-        goal = {key: 100 * cost["junction+otel"][key] / 10 + 5 for key, _, _ in paths}
-        lines.append(
-            f"| goal for one in ten | {goal['hop']:.0f}% | {goal['pub']:.0f}% | "
-            f"{goal['con']:.0f}% |"
-        )
+    goal = {key: 100 * cost["junction+otel"][key] / 10 + 5 for key, _, _ in paths}
+    lines.append(
+        f"| goal for one in ten | {goal['hop']:.0f}% | {goal['pub']:.0f}% | {goal['con']:.0f}% |"
+    )
     return "\n".join(lines) + "\n"
 
 
