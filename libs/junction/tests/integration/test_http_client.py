@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from junction.client import ClientPolicy, ServiceClient, ServiceError
 from junction.errors import DependencyUnavailable
-from junction.telemetry import PROPAGATORS
 from junction_devtools.platform import free_ports
 
 pytestmark = pytest.mark.integration
@@ -207,6 +206,7 @@ async def test_a_replica_that_refuses_connections_is_passed_over(
 CALLER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331"
 
 
+@pytest.mark.usefixtures("junction_propagators")
 @pytest.mark.parametrize("flags", ["01", "00"])
 async def test_a_call_carries_its_trace_and_is_a_client_span_only_when_recorded(
     downstream: tuple[Downstream, str], session: aiohttp.ClientSession, flags: str
@@ -216,14 +216,11 @@ async def test_a_call_carries_its_trace_and_is_a_client_span_only_when_recorded(
     provider = TracerProvider()  # parent-based: the caller's decision holds
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     c = client(base, session, tracer=provider.get_tracer("test"))
-    before = propagate.get_global_textmap()
-    propagate.set_global_textmap(PROPAGATORS)
     token = otel_context.attach(propagate.extract({"traceparent": f"{CALLER}-{flags}"}))
     try:
         await c.get("/thing", Thing)
     finally:
         otel_context.detach(token)
-        propagate.set_global_textmap(before)
     (sent,) = state.traceparents
     assert sent is not None
     spans = exporter.get_finished_spans()

@@ -3,7 +3,6 @@ every carrier and context (their shortcut covers the common case only), and leav
 everything to OpenTelemetry once the propagators are replaced."""
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,19 +19,12 @@ from opentelemetry.propagators.textmap import (
 )
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-from junction.telemetry import PROPAGATORS, extract, inject
-
-pytestmark = pytest.mark.unit
+from junction.telemetry import extract, inject
 
 TRACE, SPAN = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 
 
-@pytest.fixture(autouse=True)
-def junction_propagators() -> Iterator[None]:
-    before = propagate.get_global_textmap()
-    propagate.set_global_textmap(PROPAGATORS)
-    yield
-    propagate.set_global_textmap(before)
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("junction_propagators")]
 
 
 def view(context: Context) -> tuple[Any, ...]:

@@ -16,8 +16,10 @@ import nats
 import pytest
 from fastapi import APIRouter, FastAPI
 from nats.aio.client import Client
+from opentelemetry import propagate
 
 from junction.config import ServiceSettings
+from junction.telemetry import PROPAGATORS
 from junction.web.app import AlwaysReady, build_app
 from junction_devtools.platform import free_ports, http_ok, nats_config, nats_server_binary
 
@@ -86,6 +88,15 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
     yield server
     server.process.terminate()
     server.process.wait(10)
+
+
+@pytest.fixture
+def junction_propagators() -> Iterator[None]:
+    """Junction's propagators installed, as `setup_telemetry` does, for the test's length."""
+    before = propagate.get_global_textmap()
+    propagate.set_global_textmap(PROPAGATORS)
+    yield
+    propagate.set_global_textmap(before)
 
 
 @pytest.fixture
