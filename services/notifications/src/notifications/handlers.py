@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from junction.clock import now
+from junction.messaging.consumer import first_delivery
 from junction.store.aggregates import AggregateStore
 from junction.store.outbox import EventPublisher
 from notifications.domain import KIND_OF_EVENT, OrderEmailEvent, SentEmail, compose, sent_event
@@ -34,10 +35,16 @@ async def send_order_email(
     redelivers it, and the redelivery finds the record and publishes its event again
     (same id: JetStream's duplicate window and orders' processed ids absorb a repeat). An
     outbox would cost a write to clear it, since nothing writes the record again.
+
+    The record is looked for only when this consumer may have been given the event before
+    (`first_delivery`): on a first delivery of the event's first copy there is none to
+    find. Were one there all the same (see `first_delivery` for why there cannot be), the
+    email would go out again with its Message-ID, as after a crash between the send and the
+    record, and the write below would find the record and publish its event.
     """
     kind = KIND_OF_EVENT[type(event)]
     key = f"{event.order_id}.{kind.value}"
-    found = await emails.get(key)
+    found = None if first_delivery(event) else await emails.get(key)
     if found is not None:
         await publish_notice(publisher, found.value)
         return

@@ -82,6 +82,37 @@ async def test_an_email_costs_one_write_and_leaves_nothing_to_clear() -> None:
     assert sent.kv.writes == 1 and sent.relayed.events == []
 
 
+async def test_a_first_delivery_does_not_look_for_an_earlier_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the consumer is certain the event was never given to it before
+    (`first_delivery`), no read; otherwise the record is looked for first."""
+    sent = Sent()
+    monkeypatch.setattr(handlers, "first_delivery", lambda event: True)
+    await sent.send(OrderConfirmed(order_id="o1", data=DATA))
+    assert (sent.kv.reads, sent.kv.writes) == (0, 1)
+    monkeypatch.setattr(handlers, "first_delivery", lambda event: False)
+    await sent.send(OrderCreated(order_id="o1", data=DATA))
+    assert (sent.kv.reads, sent.kv.writes) == (1, 2)
+
+
+async def test_a_record_the_write_finds_after_all_is_the_one_announced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were the consumer wrong, the email goes out again under its Message-ID (as after a
+    crash between the send and the record), and the stored record's event is published,
+    not a second one."""
+    sent = Sent()
+    confirmed = OrderConfirmed(order_id="o1", data=DATA)
+    await sent.send(confirmed)
+    monkeypatch.setattr(handlers, "first_delivery", lambda event: True)
+    await sent.send(confirmed.model_copy(update={"id": "another-id"}))
+    assert [m["Message-ID"] for m in sent.mailer.sent] == ["<o1.receipt@junction.local>"] * 2
+    first, again = sent.notices()
+    assert again == first
+    assert sent.kv.writes == 1
+
+
 async def test_a_crash_between_the_record_and_the_publish_is_repaired_by_the_redelivery() -> None:
     sent = Sent()
 

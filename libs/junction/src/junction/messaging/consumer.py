@@ -14,7 +14,9 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic
 
 from nats.js import api
@@ -22,7 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from junction.contracts.catalogue import STREAM_OF_SOURCE, durable_name, subject_for
-from junction.contracts.events import E, event_source, event_type, parse_event
+from junction.contracts.events import E, EventEnvelope, event_source, event_type, parse_event
 from junction.errors import Defer, PoisonMessage
 from junction.messaging.dead_letters import DeadLetterSink, Delivery, delivery_count
 from junction.telemetry import extract, traced, unsampled
@@ -31,6 +33,32 @@ if TYPE_CHECKING:
     from junction.config import ServiceSettings
 
 logger = logging.getLogger(__name__)
+
+# The consumer and message whose handler is running (for `first_delivery`).
+_handling: ContextVar[tuple[EventConsumer[Any], Delivery] | None] = ContextVar(
+    "junction_handling", default=None
+)
+
+
+def first_delivery(event: EventEnvelope) -> bool:
+    """True only when the message being handled is certainly the first time this durable
+    consumer is given `event`: a handler may then skip a read that looks for its own
+    earlier work. False whenever that is not certain, and outside a consumer's handler.
+
+    Certain when all of these hold for the message in hand:
+    - JetStream delivers it for the first time (`num_delivered` 1);
+    - it is the event's own copy: its `Nats-Msg-Id` is the event id (a dead letter replayed
+      by `junctionctl` carries another);
+    - it was stored after the durable consumer was created, as this process last declared
+      it (a consumer deleted and created again would deliver earlier messages once more);
+    - it was stored within half the stream's duplicate window of the event's `occurred_at`.
+      A second stored copy of the event (the outbox's sweep publishing it again) is stored
+      only after the window has passed since the first copy, so at least a window after
+      `occurred_at`: half a window is the margin for the producer's clock, whose
+      `occurred_at` is compared with the server's time of storing.
+    """
+    handling = _handling.get()
+    return handling is not None and handling[0].first_copy(handling[1], event)
 
 
 @dataclass(frozen=True)
@@ -85,10 +113,33 @@ class EventConsumer(Generic[E]):
         self._requested = 0
         self._delivered = 0
         self._redeclare = False
+        # From the server at `declare`, for `first_copy`: when the durable consumer was
+        # created, and half the stream's duplicate window (zero: nothing is certain).
+        self._created: datetime | None = None
+        self._first_copy_within = 0.0
 
     async def declare(self, js: Any) -> None:
         """Create the durable consumer, or bring an existing one to this configuration."""
-        await js.add_consumer(self.stream, config=self.config)
+        info = await js.add_consumer(self.stream, config=self.config)
+        stream = await js.stream_info(self.stream)
+        self._created = info.created
+        self._first_copy_within = (stream.config.duplicate_window or 0.0) / 2
+
+    def first_copy(self, raw: Delivery, event: EventEnvelope) -> bool:
+        """Whether `raw` is the first delivery to this consumer of `event`'s first stored
+        copy (see `first_delivery`, through which handlers ask)."""
+        try:
+            metadata = raw.metadata
+        except Exception:  # a plain NATS message
+            return False
+        stored: datetime = metadata.timestamp
+        return (
+            metadata.num_delivered == 1
+            and (raw.headers or {}).get("Nats-Msg-Id") == event.id
+            and self._created is not None
+            and stored > self._created
+            and (stored - event.occurred_at).total_seconds() < self._first_copy_within
+        )
 
     async def start(self, js: Any, nc: Any) -> None:
         """Start pulling from the declared durable consumer (js: nats-py's JetStream
@@ -227,7 +278,11 @@ class EventConsumer(Generic[E]):
                         "junction.deliveries": deliveries,
                     }
                 )
-            await self._handler(event)
+            handling = _handling.set((self, raw))
+            try:
+                await self._handler(event)
+            finally:
+                _handling.reset(handling)
         except Defer as exc:
             await raw.nak(delay=max(exc.delay, 0.01))
             return
