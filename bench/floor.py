@@ -2,9 +2,9 @@
 
 Per checkout the platform makes 4 HTTP hops (the customer to the storefront, storefront
 to orders, orders to inventory, storefront to payments) and, by the count `make bench`
-takes from the server (`bench.nats_requests`), about 35 client-to-server NATS messages:
-key-value writes (compare-and-set, synced to disk), a few direct reads, stream
-publishes, and deliveries acknowledged by durable pull consumers. This script makes
+takes from the server (`bench.nats_requests`), about 33 client-to-server NATS messages:
+key-value writes (compare-and-set, synced to disk), stream publishes, and deliveries
+acknowledged by durable pull consumers. This script makes
 exactly that mix, with raw aiohttp and raw nats-py, against a raw aiohttp server in a
 process of its own and the same NATS server as the platform, and reports the CPU it took
 per checkout: the client, the HTTP server and nats-server. The platform's CPU per
@@ -35,12 +35,12 @@ from nats.js import api
 from junction_devtools.load import at_rate
 
 # One checkout's NATS traffic, step by step (docs/performance.md, "NATS messages per
-# checkout", adds them up to the 35 the server counts): key-value writes (storefront 2,
-# payments 2, orders 5, inventory 7, notifications 2), reads (notifications 2), stream
-# publishes (7), and deliveries, each acknowledged (8: PaymentSucceeded has two consumers;
-# the reservation timer's first delivery is put back with a delay, its nak counted here).
+# checkout", adds them up to the 33 the server counts): key-value writes (storefront 2,
+# payments 2, orders 5, inventory 7, notifications 2), stream publishes (7), and
+# deliveries, each acknowledged (8: PaymentSucceeded has two consumers; the reservation
+# timer's first delivery is put back with a delay, its nak counted here). No reads: the
+# last ones, notifications' look for an email's record, are skipped on a first delivery.
 KV_WRITES = 18
-KV_READS = 2
 PUBLISHES = 7
 DELIVERIES = 8
 HTTP_HOPS = 4
@@ -49,7 +49,6 @@ HTTP_HOPS = 4
 @dataclass(frozen=True)
 class Mix:
     kv_writes: int = KV_WRITES
-    kv_reads: int = KV_READS
     publishes: int = PUBLISHES
     deliveries: int = DELIVERIES
     http_hops: int = HTTP_HOPS
@@ -57,7 +56,7 @@ class Mix:
     @property
     def nats_messages(self) -> int:
         """Client-to-server messages per checkout (each delivery's ack is one)."""
-        return self.kv_writes + self.kv_reads + self.publishes + self.deliveries
+        return self.kv_writes + self.publishes + self.deliveries
 
 
 async def serve_http(port: int) -> None:
@@ -118,8 +117,6 @@ async def run_floor(
                     await reply.read()
             for _ in range(mix.kv_writes - 1):
                 revision = await kv.update(key, body.encode(), last=revision)
-            for _ in range(mix.kv_reads):
-                await kv.get(key)
             for n in range(mix.publishes):
                 subject = f"floor{run}.{'b' if n < extra else 'a'}.{i}.{n}"
                 await js.publish(subject, body.encode(), headers={"Nats-Msg-Id": f"{i}.{n}"})
@@ -173,7 +170,7 @@ def table(floor: dict[str, Any], platform_ms: float | None = None) -> str:
     lines = [
         f"Floor: {floor['checkouts']} checkouts at {floor['rate']:.0f}/s of raw traffic, "
         f"{mix['http_hops']} HTTP hops and {mix['nats_messages']} NATS messages each "
-        f"({mix['kv_writes']} KV writes, {mix['kv_reads']} reads, {mix['publishes']} "
+        f"({mix['kv_writes']} KV writes, {mix['publishes']} "
         f"publishes, {mix['deliveries']} deliveries acked), no logic:",
         "",
         "| process | CPU ms per checkout |",
