@@ -69,6 +69,7 @@ async def test_a_new_event_is_a_first_delivery_and_its_redelivery_is_not(
     await rt.start()
     await rt.publisher.publish(order_created(fresh))
     await rt.publisher.publish(order_created(retried))
+    await delivered(seen)
     await delivered({retried: seen[retried]}, count=2)
     assert seen == {fresh: [True], retried: [True, False]}
 

@@ -38,9 +38,10 @@ async def send_order_email(
 
     The record is looked for only when this consumer may have been given the event before
     (`first_delivery`): on a first delivery of the event's first copy there is none to
-    find. Were one there all the same (see `first_delivery` for why there cannot be), the
-    email would go out again with its Message-ID, as after a crash between the send and the
-    record, and the write below would find the record and publish its event.
+    find (orders emits one event per order and kind; `first_delivery` rules out copies of
+    it). Were one there all the same, the email would go out again with its Message-ID, as
+    after a crash between the send and the record, and the write below would find the
+    record and publish its event.
     """
     kind = KIND_OF_EVENT[type(event)]
     key = f"{event.order_id}.{kind.value}"
