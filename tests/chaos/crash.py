@@ -345,7 +345,7 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
         for oid, order in orders.items():
             if order is None:
                 continue
-            payment = await shop.call("GET", f"{shop.ep.payments}/payments/{oid}")
+            payment = await shop.read(f"{shop.ep.payments}/payments/{oid}")
             if payment.status != 200:
                 row.orders_without_payment += 1
                 continue

@@ -285,7 +285,7 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
         approved = refunded = 0
         mismatched = []
         for oid in orders:
-            payment = await shop.call("GET", f"{shop.ep.payments}/payments/{oid}")
+            payment = await shop.read(f"{shop.ep.payments}/payments/{oid}")
             pstatus = payment.body.get("status") if payment.status == 200 else None
             approved += pstatus in ("approved", "refunded")
             refunded += pstatus == "refunded"

@@ -138,8 +138,20 @@ class Shop:
         assert reply.status == 201, reply.body
         return sku
 
+    async def read(self, url: str, timeout: float = 30.0) -> Reply:
+        """GET `url`, coming back as told while the service answers 503 (a dependency
+        still recovering from a fault, or admission control): a read changes nothing, so
+        a checker may wait for the platform to settle instead of counting a 503 as a
+        broken invariant. The last answer, whatever it is, after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = await self.call("GET", url)
+            if reply.status != 503 or time.monotonic() > deadline:
+                return reply
+            await asyncio.sleep(float(reply.headers.get("Retry-After", "1")))
+
     async def ledger(self, sku: str) -> dict[str, Any]:
-        reply = await self.call("GET", f"{self.ep.inventory}/products/{sku}")
+        reply = await self.read(f"{self.ep.inventory}/products/{sku}")
         assert reply.status == 200, reply.body
         ledger: dict[str, Any] = reply.body
         return ledger

@@ -223,6 +223,11 @@ class Platform:
         """The process names of one service's replicas: "orders", "orders-2", ..."""
         return [service] + [f"{service}-{i}" for i in range(2, self.replicas + 1)]
 
+    @staticmethod
+    def service_of(name: str) -> str:
+        """The service a process name belongs to: "orders-2" -> "orders"."""
+        return name.partition("-")[0]
+
     @property
     def service_procs(self) -> list[str]:
         """Every service process, replicas included, in start order."""
@@ -386,7 +391,7 @@ class Platform:
                 logs / "tracestore.log",
             )
         for name in self.service_procs:
-            service = name.split("-")[0]
+            service = self.service_of(name)
             env = dict(base)
             env.update(
                 {
@@ -444,7 +449,7 @@ class Platform:
         passed = {k: v for k, v in env.items() if k.startswith(("JUNCTION_", "OTEL_"))}
         passed["JUNCTION_HOST"] = "127.0.0.1"  # host network: stay on loopback
         argv = container_argv(
-            self.images[name.split("-")[0]],
+            self.images[self.service_of(name)],
             passed,
             "--name",
             f"junction-{name}-{self.replica_ports[name]}",
