@@ -100,16 +100,17 @@ def completion_seconds(order: dict[str, Any]) -> float | None:
     return (max(at["order_confirmed"], at["email_sent:receipt"]) - start).total_seconds()
 
 
-async def completions(orders: str, ids: list[str], wait_s: float) -> tuple[list[float], int]:
+async def completions(storefront: str, ids: list[str], wait_s: float) -> tuple[list[float], int]:
     """Completion latency of each order; polls until all are complete or `wait_s` passes.
-    Returns the latencies and how many orders had not completed."""
+    Returns the latencies and how many orders had not completed. Read as the customer's
+    page reads them (storefront: the order's timeline with the emails sent about it)."""
     done: dict[str, float] = {}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     async with aiohttp.ClientSession() as session:
 
         async def check(order_id: str) -> None:
-            async with session.get(f"{orders}/orders/{order_id}") as resp:
+            async with session.get(f"{storefront}/api/orders/{order_id}") as resp:
                 if resp.status == 200 and (s := completion_seconds(await resp.json())) is not None:
                     done[order_id] = s
 
@@ -196,13 +197,13 @@ def run_steps(
     asyncio.run(seed(urls["inventory"], per_sku))
     if warmup_s:
         warm = run_k6(urls["storefront"], min(steps), warmup_s, "warmup", work)
-        asyncio.run(completions(urls["orders"], sample(warm["order_ids"], 20), drain_s))
+        asyncio.run(completions(urls["storefront"], sample(warm["order_ids"], 20), drain_s))
     results = []
     for rate in steps:
         before = cpu() if cpu else {}
         run = run_k6(urls["storefront"], rate, seconds, f"r{rate}", work)
         picked = sample(run["order_ids"], sampled)
-        async_s, unfinished = asyncio.run(completions(urls["orders"], picked, drain_s))
+        async_s, unfinished = asyncio.run(completions(urls["storefront"], picked, drain_s))
         result = step_result(rate, seconds, run, async_s, unfinished, len(picked))
         if cpu:
             after, accepted = cpu(), max(result["accepted"], 1)

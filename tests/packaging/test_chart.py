@@ -113,6 +113,7 @@ def test_each_http_edge_has_its_allow_policy() -> None:
         "storefront-to-orders",
         "storefront-to-inventory",
         "storefront-to-payments",
+        "storefront-to-notifications",
         "orders-to-inventory",
         "nats-clients-to-nats",
         "services-to-otlp",

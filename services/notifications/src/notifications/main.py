@@ -1,4 +1,4 @@
-"""Composition root of the notifications service (no public API beyond health)."""
+"""Composition root of the notifications service."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from junction.service import ServiceRuntime
 from junction.store.aggregates import AggregateStore
 from junction.store.bucket import KeyValueBucket
 from junction.store.outbox import OutboxRelay
-from notifications import subscribers
+from notifications import api, subscribers
+from notifications.deps import NotificationsDeps
 from notifications.domain import SentEmail
 from notifications.handlers import Emails
 from notifications.mailer import SmtpMailer
@@ -29,10 +30,11 @@ def build_emails(
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
     runtime = ServiceRuntime(settings, owns=[NOTIFICATIONS], consumes=[ORDERS])
-    app = runtime.http_app()
+    app = runtime.http_app(api.router)
 
     async def start(rt: ServiceRuntime) -> None:
         emails = build_emails(settings, await rt.bucket(settings.bucket), rt.relay())
+        app.state.deps = NotificationsDeps(settings=settings, emails=emails)
         mailer = SmtpMailer(
             settings.smtp_host,
             settings.smtp_port,

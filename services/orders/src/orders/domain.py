@@ -9,7 +9,6 @@ from pydantic import Field
 from junction.clock import now
 from junction.contracts.common import OrderLine
 from junction.contracts.events import (
-    NotificationSent,
     OrderCancellation,
     OrderCancelled,
     OrderConfirmed,
@@ -25,7 +24,9 @@ from junction.contracts.events import (
 from junction.contracts.orders import TERMINAL, OrderStatus, TimelineEntry
 from junction.store.aggregates import Aggregate
 
-# The events of other services that move an order or extend its timeline.
+# The events of other services that move an order or extend its timeline. Not the emails
+# sent about it: notifications keeps those, and storefront shows them beside the timeline
+# (docs/decisions/0011-email-timeline.md).
 FollowUp = (
     PaymentSucceeded
     | PaymentFailed
@@ -33,7 +34,6 @@ FollowUp = (
     | StockCommitted
     | StockReleased
     | ReservationExpired
-    | NotificationSent
 )
 FOLLOW_UPS: tuple[type[FollowUp], ...] = (
     PaymentSucceeded,
@@ -42,7 +42,6 @@ FOLLOW_UPS: tuple[type[FollowUp], ...] = (
     StockCommitted,
     StockReleased,
     ReservationExpired,
-    NotificationSent,
 )
 
 
@@ -110,8 +109,6 @@ class Order(Aggregate):
                 self.note("inventory", "stock_released", at)
                 if self.status not in TERMINAL:
                     self._cancel(event.data.reason)
-            case NotificationSent():
-                self.note("notifications", f"email_sent:{event.data.kind}", at)
         return True
 
     def _confirm(self) -> None:

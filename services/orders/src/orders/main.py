@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from junction.client import ServiceCalls
-from junction.contracts.catalogue import INVENTORY, NOTIFICATIONS, ORDERS, PAYMENTS
+from junction.contracts.catalogue import INVENTORY, ORDERS, PAYMENTS
 from junction.service import ServiceRuntime
 from junction.store.aggregates import AggregateStore
 from junction.store.bucket import KeyValueBucket
@@ -31,7 +31,7 @@ def build_deps(
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
     settings = settings or OrdersSettings()
-    runtime = ServiceRuntime(settings, owns=[ORDERS], consumes=[PAYMENTS, INVENTORY, NOTIFICATIONS])
+    runtime = ServiceRuntime(settings, owns=[ORDERS], consumes=[PAYMENTS, INVENTORY])
     app = runtime.http_app(api.router)
 
     async def start(rt: ServiceRuntime) -> None:

@@ -2,11 +2,10 @@
 
 import pytest
 
+from junction.contracts.catalogue import CONSUMERS
 from junction.contracts.common import OrderLine
 from junction.contracts.events import (
-    EmailSent,
     NoData,
-    NotificationSent,
     OrderCancelled,
     ReservationExpired,
 )
@@ -17,18 +16,13 @@ from junction_devtools.samples import (
     stock_committed,
     stock_released,
 )
-from orders.domain import Order
+from orders.domain import FOLLOW_UPS, Order
 
 pytestmark = pytest.mark.unit
 
 
 def placed() -> Order:
     return Order.place("o1", "c@example.com", [OrderLine(sku="A", quantity=2, price_cents=150)])
-
-
-def receipt_sent() -> NotificationSent:
-    data = EmailSent(kind="receipt", message_id="<o1.receipt@x>", to="c@example.com")
-    return NotificationSent(order_id="o1", data=data)
 
 
 def test_a_placed_order_waits_for_payment_and_announces_itself() -> None:
@@ -44,13 +38,11 @@ def test_happy_path_reaches_confirmed_with_a_full_timeline() -> None:
     order.apply(payment_succeeded("o1"))
     paid = order.status
     order.apply(stock_committed("o1"))
-    order.apply(receipt_sent())
     assert (paid, order.status) == (OrderStatus.PAID, OrderStatus.CONFIRMED)
     assert [e.event for e in order.timeline][2:] == [
         "payment_approved",
         "stock_committed",
         "order_confirmed",
-        "email_sent:receipt",
     ]
     assert [e.type for e in order.outbox] == ["OrderCreated", "OrderConfirmed"]
 
@@ -81,3 +73,9 @@ def test_expiry_is_on_the_timeline() -> None:
     order.apply(stock_released("o1", reason="expired"))
     assert order.status is OrderStatus.CANCELLED
     assert "reservation_expired" in [e.event for e in order.timeline]
+
+
+def test_orders_do_not_follow_the_emails_sent_about_them() -> None:
+    # Notifications keeps the emails; storefront shows them beside the timeline.
+    assert "NotificationSent" not in {e.model_fields["type"].default for e in FOLLOW_UPS}
+    assert CONSUMERS["NotificationSent"] == ()

@@ -12,12 +12,13 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from junction.client import ServiceError
 from junction.contracts.common import Items, OrderId, OrderLine
 from junction.contracts.inventory import Catalogue, Product
-from junction.contracts.orders import OrderStatus, OrderView, TimelineEntry
+from junction.contracts.orders import OrderStatus, TimelineEntry
 from junction.errors import Invalid, NotFound
 from junction.traces import TRACE_ID
 from storefront import handlers
 from storefront.deps import StorefrontDep, StorefrontDeps
 from storefront.domain import CheckoutAccepted
+from storefront.order_view import read_order
 
 router = APIRouter(prefix="/api")
 
@@ -102,12 +103,7 @@ async def place_checkout(
 
 @router.get("/orders/{order_id}")
 async def get_order(order_id: OrderId, deps: StorefrontDep) -> CustomerOrder:
-    try:
-        order = await deps.orders.get(f"/orders/{order_id}", OrderView)
-    except ServiceError as exc:
-        if exc.status == 404:
-            raise NotFound(f"no order {order_id}") from exc
-        raise
+    order = await read_order(deps.orders, deps.notifications, order_id)
     return CustomerOrder.model_validate(order, from_attributes=True)
 
 

@@ -22,6 +22,7 @@ class StorefrontDeps:
     orders: ServiceCalls
     inventory: ServiceCalls
     payments: ServiceCalls
+    notifications: ServiceCalls  # the emails sent about an order (its page, its API)
     admission: InflightLimit
     feed: OrderFeed
     traces: ServiceCalls | None = None  # the trace query API, when configured

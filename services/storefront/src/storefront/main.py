@@ -24,6 +24,7 @@ def build_deps(
     orders: ServiceCalls,
     inventory: ServiceCalls,
     payments: ServiceCalls,
+    notifications: ServiceCalls,
     traces: ServiceCalls | None = None,
 ) -> StorefrontDeps:
     """The service's dependencies, from its settings, bucket and downstream clients."""
@@ -35,6 +36,7 @@ def build_deps(
         orders=orders,
         inventory=inventory,
         payments=payments,
+        notifications=notifications,
         admission=InflightLimit("checkouts", settings.max_inflight_checkouts),
         feed=OrderFeed(settings.live_max_streams),
         traces=traces,
@@ -62,6 +64,7 @@ def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
             orders=rt.client("orders", settings.orders_url),
             inventory=rt.client("inventory", settings.inventory_url),
             payments=rt.client("payments", settings.payments_url),
+            notifications=rt.client("notifications", settings.notifications_url),
             traces=rt.client("traces", settings.trace_query_url)
             if settings.trace_query_url
             else None,

@@ -26,6 +26,7 @@ from junction.traces import Span, spans_of
 from storefront.api import CheckoutBody, TraceDocument, place_checkout
 from storefront.deps import StorefrontDep, StorefrontDeps
 from storefront.domain import IdempotencyKeyReused, RequestInProgress
+from storefront.order_view import read_order
 from storefront.views import (
     cart_text,
     finished,
@@ -212,12 +213,7 @@ async def _place(body: CheckoutBody, deps: StorefrontDeps, key: str | None) -> A
 
 
 async def load_order(deps: StorefrontDeps, order_id: str) -> OrderView:
-    try:
-        return await deps.orders.get(f"/orders/{order_id}", OrderView)
-    except ServiceError as exc:
-        if exc.status == 404:
-            raise NotFound(f"no order {order_id}") from exc
-        raise
+    return await read_order(deps.orders, deps.notifications, order_id)
 
 
 async def load_trace(deps: StorefrontDeps, trace_id: str | None) -> list[Span] | None:

@@ -12,6 +12,7 @@ class StorefrontSettings(ServiceSettings):
     orders_url: str = "http://127.0.0.1:8082"
     inventory_url: str = "http://127.0.0.1:8083"
     payments_url: str = "http://127.0.0.1:8084"
+    notifications_url: str = "http://127.0.0.1:8085"
     # How long an unfinished request keeps its Idempotency-Key before a retry may take over.
     idempotency_lease_seconds: float = Field(default=30.0, gt=0)
     idempotency_ttl_seconds: float = Field(default=24 * 3600.0, gt=0)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from junction.contracts.orders import TERMINAL, OrderStatus, OrderView
+from junction.contracts.notifications import OrderEmails
+from junction.contracts.orders import TERMINAL, OrderStatus, OrderView, TimelineEntry
 from junction.traces import Span, in_tree_order
 
 MAX_CART_LINES = 50
@@ -30,6 +31,17 @@ def parse_cart(text: str) -> dict[str, int]:
 
 def cart_text(cart: dict[str, int]) -> str:
     return ",".join(f"{sku}:{quantity}" for sku, quantity in cart.items() if quantity > 0)
+
+
+def with_emails(order: OrderView, emails: OrderEmails) -> OrderView:
+    """The order's timeline with an entry for each email sent about it, in time order."""
+    entries = [
+        TimelineEntry(at=e.sent_at, service="notifications", event=f"email_sent:{e.kind}")
+        for e in emails.emails
+    ]
+    return order.model_copy(
+        update={"timeline": sorted([*order.timeline, *entries], key=lambda e: e.at)}
+    )
 
 
 def finished(order: OrderView) -> bool:

@@ -53,7 +53,14 @@ def shop() -> tuple[FakeService, FakeService, FakeService]:
 
 def app(orders: FakeService, inventory: FakeService, payments: FakeService) -> FastAPI:
     settings = StorefrontSettings(log_json=False)
-    deps = build_deps(settings, FakeKV(), orders=orders, inventory=inventory, payments=payments)
+    deps = build_deps(
+        settings,
+        FakeKV(),
+        orders=orders,
+        inventory=inventory,
+        payments=payments,
+        notifications=FakeService(),  # no emails: the order page shows the order without them
+    )
     return service_app(
         api.router, pages.router, deps=deps, settings=settings, form_paths=pages.FORM_PATHS
     )

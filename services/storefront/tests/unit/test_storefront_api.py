@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from junction.clock import now
 from junction.contracts.common import OrderLine
 from junction.contracts.inventory import Catalogue, Product
-from junction.contracts.orders import OrderStatus, OrderView
+from junction.contracts.notifications import EmailView, OrderEmails
+from junction.contracts.orders import OrderStatus, OrderView, TimelineEntry
 from junction.contracts.payments import PaymentStatus, PaymentView
 from junction_devtools.fakes import FakeKV, FakeService
 from junction_devtools.testing import http_client, service_app
@@ -39,6 +40,10 @@ def order(status: OrderStatus = OrderStatus.PENDING_PAYMENT) -> OrderView:
     )
 
 
+def at(seconds: int) -> datetime:
+    return datetime(2026, 11, 30, 9, 0, seconds, tzinfo=UTC)
+
+
 def platform() -> tuple[FakeService, FakeService, FakeService]:
     orders, inventory, payments = FakeService(), FakeService(), FakeService()
     orders.answer("POST", "/orders", order())
@@ -56,9 +61,21 @@ def platform() -> tuple[FakeService, FakeService, FakeService]:
     return orders, inventory, payments
 
 
-def app(orders: FakeService, inventory: FakeService, payments: FakeService) -> FastAPI:
+def app(
+    orders: FakeService,
+    inventory: FakeService,
+    payments: FakeService,
+    notifications: FakeService | None = None,
+) -> FastAPI:
     settings = StorefrontSettings(log_json=False)
-    deps = build_deps(settings, FakeKV(), orders=orders, inventory=inventory, payments=payments)
+    deps = build_deps(
+        settings,
+        FakeKV(),
+        orders=orders,
+        inventory=inventory,
+        payments=payments,
+        notifications=notifications or FakeService(),
+    )
     return service_app(api.router, asyncapi.router, deps=deps, settings=settings)
 
 
@@ -101,7 +118,14 @@ async def test_a_repeat_while_the_first_is_in_flight_gets_409_with_retry_after()
     orders, inventory, payments = platform()
     kv = FakeKV()
     settings = StorefrontSettings(log_json=False)
-    deps = build_deps(settings, kv, orders=orders, inventory=inventory, payments=payments)
+    deps = build_deps(
+        settings,
+        kv,
+        orders=orders,
+        inventory=inventory,
+        payments=payments,
+        notifications=FakeService(),
+    )
     request_body = api.CheckoutBody.model_validate(CHECKOUT).model_dump(mode="json")
     in_flight = IdempotentRequest(fingerprint=fingerprint(request_body), started_at=now())
     await kv.create(f"idem.{key_id('k')}", in_flight.model_dump_json().encode())
@@ -112,3 +136,41 @@ async def test_a_repeat_while_the_first_is_in_flight_gets_409_with_retry_after()
     assert reply.json()["error"] == "request_in_progress"
     assert reply.headers["retry-after"] == "1"
     assert orders.sent == [] and payments.sent == []  # nothing called for the repeat
+
+
+async def test_an_order_shows_the_emails_notifications_sent_in_its_timeline() -> None:
+    orders, inventory, payments = platform()
+    placed = order(OrderStatus.CONFIRMED).model_copy(
+        update={
+            "timeline": [
+                TimelineEntry(at=at(0), service="orders", event="order_created"),
+                TimelineEntry(at=at(3), service="orders", event="order_confirmed"),
+            ]
+        }
+    )
+    orders.answer("GET", "/orders/x", placed)
+    notifications = FakeService()
+    emails = [
+        EmailView(kind="order_received", sent_at=at(1), message_id="<x.order_received@j>"),
+        EmailView(kind="receipt", sent_at=at(4), message_id="<x.receipt@j>"),
+    ]
+    notifications.answer("GET", "/orders/x/emails", OrderEmails(order_id="x", emails=emails))
+    async with http_client(app(orders, inventory, payments, notifications)) as http:
+        found = await http.get("/api/orders/x")
+    assert [e["event"] for e in found.json()["timeline"]] == [
+        "order_created",
+        "email_sent:order_received",
+        "order_confirmed",
+        "email_sent:receipt",
+    ]
+
+
+async def test_an_order_is_shown_without_its_emails_when_notifications_cannot_answer() -> None:
+    orders, inventory, payments = platform()
+    down = FakeService()
+    down.answer("GET", "/orders/x/emails", (503, {"error": "unavailable", "message": "down"}))
+    async with http_client(app(orders, inventory, payments, down)) as http:
+        found = await http.get("/api/orders/x")
+        missing = await http.get("/api/orders/none")
+    assert found.status_code == 200 and found.json()["status"] == "CONFIRMED"
+    assert missing.status_code == 404  # orders decides whether the order exists

@@ -12,7 +12,7 @@ from junction.contracts.catalogue import STREAM_OF_SOURCE
 # What each service consumes (stream names) and owns (event stream, KV bucket).
 CONSUMES = {
     "storefront": [],
-    "orders": ["PAYMENTS", "INVENTORY", "NOTIFICATIONS"],
+    "orders": ["PAYMENTS", "INVENTORY"],
     "inventory": ["PAYMENTS", "INVENTORY"],
     "payments": ["ORDERS"],
     "notifications": ["ORDERS"],

@@ -401,6 +401,7 @@ class Platform:
                     "JUNCTION_ORDERS_URL": ",".join(self.service_urls("orders")),
                     "JUNCTION_INVENTORY_URL": ",".join(self.service_urls("inventory")),
                     "JUNCTION_PAYMENTS_URL": ",".join(self.service_urls("payments")),
+                    "JUNCTION_NOTIFICATIONS_URL": ",".join(self.service_urls("notifications")),
                     "JUNCTION_SMTP_PORT": str(p["smtp"]),
                     "JUNCTION_TELEMETRY_ENABLED": "true" if self.telemetry else "false",
                 }

@@ -41,7 +41,9 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "PaymentSucceeded": ("inventory", "orders"),
     "PaymentFailed": ("inventory", "orders"),
     "PaymentRefunded": ("orders",),
-    "NotificationSent": ("orders",),
+    # No durable consumer: storefront's live order pages wake on it (a plain subscription,
+    # docs/decisions/0008); the emails themselves are read from notifications.
+    "NotificationSent": (),
 }
 
 

@@ -1,0 +1,41 @@
+"""An order as the customer sees it: orders' record of it, with the emails notifications
+sent about it placed in its timeline (orders does not follow them: docs/decisions/0011).
+
+The two reads go out at once. Without notifications (down, or its breaker open) the order
+is shown all the same, without its emails: the page says what orders knows, and reads
+again at the next event or reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from junction.client import ServiceCalls, ServiceError
+from junction.contracts.notifications import OrderEmails
+from junction.contracts.orders import OrderView
+from junction.errors import DependencyUnavailable, NotFound
+from storefront.views import with_emails
+
+logger = logging.getLogger(__name__)
+
+
+async def read_order(orders: ServiceCalls, notifications: ServiceCalls, order_id: str) -> OrderView:
+    """The order with its emails; NotFound when orders has no such order."""
+    order, emails = await asyncio.gather(
+        orders.get(f"/orders/{order_id}", OrderView),
+        notifications.get(f"/orders/{order_id}/emails", OrderEmails),
+        return_exceptions=True,
+    )
+    if isinstance(order, ServiceError) and order.status == 404:
+        raise NotFound(f"no order {order_id}") from order
+    if isinstance(order, BaseException):
+        raise order
+    if isinstance(emails, (ServiceError, DependencyUnavailable)):
+        logger.warning(
+            "order shown without its emails",
+            extra={"order_id": order_id, "error": str(emails)},
+        )
+        return order
+    if isinstance(emails, BaseException):
+        raise emails
+    return with_emails(order, emails)
