@@ -1,9 +1,10 @@
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from junction.contracts.events import EventEnvelope
+from junction.contracts.events import EventEnvelope, OrderCreated
 from junction.errors import ConcurrencyConflict
 from junction.store.aggregates import PROCESSED_IDS_KEPT, Aggregate, AggregateStore
 from junction.store.outbox import OutboxRelay
@@ -422,3 +423,59 @@ async def test_a_deferred_clear_keeps_what_another_replica_wrote_meanwhile() -> 
     await relay.close(timeout=5)  # the clear: on a stale revision, so read again, then set
     found = await mine.get("a")
     assert found is not None and found.value.outbox == [] and found.value.value == 2
+
+
+async def test_settle_publishes_what_the_change_announced_once_and_keeps_it_out_of_sweeps() -> None:
+    kv = FakeKV()
+    published = RecordingPublisher()
+    relay = OutboxRelay(published)
+    store = make_store(kv, relay)
+    first, second = order_created("o1"), order_created("o2")
+
+    def announce(event: OrderCreated) -> Callable[[Counter | None], Counter]:
+        def change(c: Counter | None) -> Counter:
+            c = c or Counter()
+            c.value += 1
+            c.announce(event)
+            return c
+
+        return change
+
+    await store.settle("a", announce(first))
+    await store.settle("a", announce(second))  # publishes only what this write announced
+    assert [e.id for e in published.events] == [first.id, second.id]
+    found = await store.get("a")
+    assert found is not None and found.value.outbox == []
+    assert await relay.sweep() == 0  # announced events are never in an outbox
+    # A redelivery publishes everything announced again (the same ids), when asked to.
+    assert await store.announce_again("a", if_=lambda c: c.value == 1) == 0
+    assert await store.announce_again("a") == 2
+    assert [e.id for e in published.events] == [first.id, second.id] * 2
+    assert await store.announce_again("missing") == 0
+    with pytest.raises(RuntimeError, match="need a relay"):
+        await make_store(FakeKV()).settle("a", announce(first))
+
+
+async def test_settle_decides_what_is_new_on_the_value_it_writes_after_a_lost_race() -> None:
+    kv = FakeKV()
+    published = RecordingPublisher()
+    one, two = make_store(kv, OutboxRelay(published)), make_store(kv, OutboxRelay(published))
+    first, second = order_created("o1"), order_created("o2")
+
+    def announce(event: OrderCreated) -> Callable[[Counter | None], Counter]:
+        def change(c: Counter | None) -> Counter:
+            c = c or Counter()
+            if event.id not in {e.id for e in c.notices}:
+                c.announce(event)
+            return c
+
+        return change
+
+    await one.settle("a", announce(first))  # one remembers revision 1
+    await two.settle("a", lambda c: c)  # another replica writes meanwhile
+    await two.settle("a", announce(second))
+    # one's remembered value is stale (it lacks `second`): its write is refused and the
+    # change decided again on a fresh read. What counts as newly announced is taken from
+    # that read, so `second` (announced by the other replica) is not published again.
+    await one.settle("a", announce(first))
+    assert [e.id for e in published.events] == [first.id, second.id]

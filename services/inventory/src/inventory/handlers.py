@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -230,7 +231,9 @@ async def commit_stock(stock: Stock, reservations: Reservations, event: PaymentS
     )
     if claimed is None:
         # Released (expired or declined) or already committed: orders and payments
-        # reconcile through StockReleased / OrderCancelled, so nothing to do here.
+        # reconcile through StockReleased / OrderCancelled. Committed: this may be the
+        # redelivery of a first delivery cut off before StockCommitted went out.
+        await reservations.announce_again(event.order_id, if_=_committed)
         return
     for sku in sorted(claimed.lines):
         await _commit_hold(stock, sku, event.order_id)
@@ -239,12 +242,26 @@ async def commit_stock(stock: Stock, reservations: Reservations, event: PaymentS
         if current is None or current.status is not ReservationStatus.COMMITTING:
             return None
         current.status = ReservationStatus.COMMITTED
-        current.record(
+        current.announce(
             StockCommitted(order_id=current.order_id, data=StockLines(lines=current.lines))
         )
         return current
 
-    await reservations.mutate(event.order_id, finish)
+    await reservations.settle(event.order_id, finish)
+
+
+def _committed(reservation: Reservation) -> bool:
+    return reservation.status is ReservationStatus.COMMITTED
+
+
+def _released_for(reason: str) -> Callable[[Reservation], bool]:
+    def released(reservation: Reservation) -> bool:
+        return (
+            reservation.status is ReservationStatus.RELEASED
+            and reservation.release_reason == reason
+        )
+
+    return released
 
 
 async def release_stock(
@@ -258,7 +275,8 @@ async def release_stock(
         to=ReservationStatus.RELEASING,
         reason=reason,
     )
-    if claimed is None:
+    if claimed is None:  # released already (a redelivery?), or committed
+        await reservations.announce_again(order_id, if_=_released_for(reason))
         return
     for sku in sorted(claimed.lines):
         await _release_hold(stock, sku, order_id)
@@ -268,13 +286,13 @@ async def release_stock(
             return None
         current.status = ReservationStatus.RELEASED
         if reason == "expired":
-            current.record(ReservationExpired(order_id=order_id))
-        current.record(
+            current.announce(ReservationExpired(order_id=order_id))
+        current.announce(
             StockReleased(order_id=order_id, data=StockRelease(lines=current.lines, reason=reason))
         )
         return current
 
-    await reservations.mutate(order_id, finish)
+    await reservations.settle(order_id, finish)
 
 
 async def expire_reservation(
@@ -299,3 +317,6 @@ async def expire_reservation(
     ):
         logger.info("reservation expired", extra={"order_id": event.order_id})
         await release_stock(stock, reservations, event.order_id, reason="expired")
+    elif found.status is ReservationStatus.RELEASED and found.release_reason == "expired":
+        # A redelivery of the timer whose release was cut off before its events went out.
+        await reservations.announce_again(event.order_id, if_=_released_for("expired"))

@@ -7,11 +7,12 @@ from inventory import handlers
 from inventory.domain import Reservation, StockItem
 from junction.clock import now
 from junction.contracts.errors import OutOfStock, UnknownSkus
-from junction.contracts.events import ReservationOpened, StockReleased
+from junction.contracts.events import EventEnvelope, ReservationOpened, StockReleased
 from junction.contracts.inventory import ReservationStatus
 from junction.errors import Defer
 from junction.store.aggregates import AggregateStore
-from junction_devtools.fakes import FakeKV
+from junction.store.outbox import OutboxRelay
+from junction_devtools.fakes import FakeKV, RecordingPublisher
 from junction_devtools.samples import payment_succeeded, reservation_opened
 
 pytestmark = pytest.mark.unit
@@ -20,12 +21,22 @@ Stores = tuple[handlers.Stock, handlers.Reservations]
 
 
 @pytest.fixture
-def stores() -> Stores:
-    kv = FakeKV()
+def published() -> RecordingPublisher:
+    """What the handlers publish themselves (announced events), not the outbox relay's."""
+    return RecordingPublisher()
+
+
+def inventory_stores(kv: FakeKV, publisher: RecordingPublisher) -> Stores:
+    relay = OutboxRelay(publisher)
     return (
-        AggregateStore(kv, StockItem, prefix="sku"),
-        AggregateStore(kv, Reservation, prefix="reservation"),
+        AggregateStore(kv, StockItem, prefix="sku", relay=relay),
+        AggregateStore(kv, Reservation, prefix="reservation", relay=relay),
     )
+
+
+@pytest.fixture
+def stores(published: RecordingPublisher) -> Stores:
+    return inventory_stores(FakeKV(), published)
 
 
 async def seed(stock: handlers.Stock, sku: str, units: int, price: int = 100) -> None:
@@ -85,7 +96,9 @@ async def test_reserving_twice_returns_the_first_outcome(stores: Stores) -> None
     assert (await ledger(stock, "A")).reserved == 2
 
 
-async def test_commit_deducts_once_even_when_redelivered(stores: Stores) -> None:
+async def test_commit_deducts_once_even_when_redelivered(
+    stores: Stores, published: RecordingPublisher
+) -> None:
     stock, reservations = stores
     await seed(stock, "A", 5)
     await handlers.reserve_stock(
@@ -93,12 +106,82 @@ async def test_commit_deducts_once_even_when_redelivered(stores: Stores) -> None
     )
     paid = payment_succeeded("o1")
     await handlers.commit_stock(stock, reservations, paid)
+    committed = [e for e in published.events if e.type == "StockCommitted"]
     await handlers.commit_stock(stock, reservations, paid)
     item = await ledger(stock, "A")
     assert (item.on_hand, item.reserved, item.committed_units) == (3, 0, 2)
     found = await reservations.get("o1")
     assert found is not None
-    assert [e.type for e in found.value.outbox] == ["ReservationOpened", "StockCommitted"]
+    # StockCommitted is published by the handler before the payment event is acked, not
+    # kept in the outbox (nothing to clear); the redelivery publishes the same event again.
+    assert [e.type for e in found.value.outbox] == ["ReservationOpened"]
+    assert [e.type for e in found.value.notices] == ["StockCommitted"]
+    assert len(committed) == 1
+    assert [e.id for e in published.events if e.type == "StockCommitted"] == [committed[0].id] * 2
+
+
+class FailingOnce(RecordingPublisher):
+    """A publisher whose first publish fails (NATS lost between the write and the publish)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def publish(self, event: EventEnvelope) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("lost")
+        await super().publish(event)
+
+
+async def test_a_commit_cut_off_before_its_event_went_out_sends_it_on_redelivery() -> None:
+    publisher = FailingOnce()
+    stock, reservations = inventory_stores(FakeKV(), publisher)
+    await seed(stock, "A", 5)
+    await handlers.reserve_stock(
+        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
+    )
+    paid = payment_succeeded("o1")
+    with pytest.raises(ConnectionError):  # not acked: JetStream delivers it again
+        await handlers.commit_stock(stock, reservations, paid)
+    assert publisher.events == []
+    await handlers.commit_stock(stock, reservations, paid)
+    assert [e.type for e in publisher.events] == ["StockCommitted"]
+    assert (await ledger(stock, "A")).committed_units == 2
+
+
+async def test_a_timer_redelivered_after_its_release_sends_the_release_again(
+    stores: Stores, published: RecordingPublisher
+) -> None:
+    stock, reservations = stores
+    await seed(stock, "A", 5)
+    await handlers.reserve_stock(
+        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
+    )
+
+    def past_deadline(r: Reservation | None) -> Reservation | None:
+        assert r is not None
+        r.expires_at = now() - timedelta(seconds=1)
+        return r
+
+    await reservations.mutate("o1", past_deadline)
+    await handlers.release_stock(stock, reservations, "o1", reason="expired")
+    first = [e.id for e in published.events]
+    late = reservation_opened("o1", expires_at=now() - timedelta(seconds=1))
+    await handlers.expire_reservation(stock, reservations, late)
+    assert [e.id for e in published.events] == first * 2
+    assert {e.type for e in published.events} == {"ReservationExpired", "StockReleased"}
+    # A commit's timer, at its deadline, sends nothing again.
+    await handlers.reserve_stock(
+        stock, reservations, order_id="o2", lines={"A": 1}, hold_seconds=60
+    )
+    await handlers.commit_stock(stock, reservations, payment_succeeded("o2"))
+    await reservations.mutate("o2", past_deadline)
+    before = len(published.events)
+    await handlers.expire_reservation(
+        stock, reservations, reservation_opened("o2", expires_at=now() - timedelta(seconds=1))
+    )
+    assert len(published.events) == before
 
 
 async def test_release_gives_stock_back_and_says_why(stores: Stores) -> None:
@@ -113,7 +196,7 @@ async def test_release_gives_stock_back_and_says_why(stores: Stores) -> None:
     assert (item.on_hand, item.available) == (5, 5)
     found = await reservations.get("o1")
     assert found is not None
-    released = [e for e in found.value.outbox if isinstance(e, StockReleased)]
+    released = [e for e in found.value.notices if isinstance(e, StockReleased)]
     assert len(released) == 1 and released[0].data.reason == "payment_declined"
 
 
@@ -141,7 +224,7 @@ async def test_the_timer_defers_until_the_deadline_then_expires(stores: Stores) 
     await handlers.expire_reservation(stock, reservations, late)
     found = await reservations.get("o1")
     assert found is not None and found.value.status is ReservationStatus.RELEASED
-    assert {"ReservationExpired", "StockReleased"} <= {e.type for e in found.value.outbox}
+    assert {e.type for e in found.value.notices} == {"ReservationExpired", "StockReleased"}
     assert (await ledger(stock, "A")).available == 5
 
 
@@ -194,14 +277,8 @@ async def test_a_timer_on_another_replica_that_saw_the_hold_releases_nothing_com
     # HELD while another replica has committed it: the release goes through compare-and-set,
     # so it meets the commit and leaves it be.
     kv = FakeKV()
-    one = (
-        AggregateStore(kv, StockItem, prefix="sku"),
-        AggregateStore(kv, Reservation, prefix="reservation"),
-    )
-    two = (
-        AggregateStore(kv, StockItem, prefix="sku"),
-        AggregateStore(kv, Reservation, prefix="reservation"),
-    )
+    one = inventory_stores(kv, RecordingPublisher())
+    two = inventory_stores(kv, RecordingPublisher())
     await seed(one[0], "A", 5)
     await handlers.reserve_stock(*one, order_id="o1", lines={"A": 2}, hold_seconds=60)
     seen = await two[1].get("o1")  # replica two has seen it HELD

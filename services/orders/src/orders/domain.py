@@ -114,10 +114,10 @@ class Order(Aggregate):
     def _confirm(self) -> None:
         self.status = OrderStatus.CONFIRMED
         self.note("orders", "order_confirmed")
-        self.record(OrderConfirmed(order_id=self.order_id, data=self.summary()))
+        self.announce(OrderConfirmed(order_id=self.order_id, data=self.summary()))
 
     def _cancel(self, reason: str) -> None:
         self.status = OrderStatus.CANCELLED
         self.note("orders", "order_cancelled")
         cancellation = OrderCancellation(**self.summary().model_dump(), reason=reason)
-        self.record(OrderCancelled(order_id=self.order_id, data=cancellation))
+        self.announce(OrderCancelled(order_id=self.order_id, data=cancellation))

@@ -60,11 +60,15 @@ async def place_order(
 
 
 async def apply_event(orders: Orders, event: FollowUp) -> None:
-    """Move an order along with an event from another service (idempotent)."""
+    """Move an order along with an event from another service (idempotent), and publish
+    what that announces (OrderConfirmed, OrderCancelled) before the event is acked. A
+    repeat changes nothing and publishes again what the order announced, in case the
+    first delivery was cut off between its write and its publish."""
 
     def change(order: Order | None) -> Order | None:
         if order is None:  # an order that was never stored (its creation failed)
             return None
         return order if order.apply(event) else None
 
-    await orders.mutate(event.order_id, change)
+    if await orders.settle(event.order_id, change) is None:
+        await orders.announce_again(event.order_id)

@@ -6,11 +6,13 @@ import pytest
 from junction.contracts.events import PaymentSucceeded, StockCommitted
 from junction.messaging.consumer import durable_consumer
 from junction.store.aggregates import AggregateStore
+from junction.store.outbox import OutboxRelay
 from junction_devtools.fakes import (
     FakeKV,
     FakeMsg,
     FakeService,
     RecordingDeadLetters,
+    RecordingPublisher,
     Subscriptions,
 )
 from junction_devtools.samples import LINE, payment_succeeded, stock_committed
@@ -24,7 +26,8 @@ pytestmark = pytest.mark.unit
 
 async def test_follow_up_events_move_the_order_to_confirmed() -> None:
     settings = OrdersSettings(log_json=False)
-    orders = AggregateStore(FakeKV(), Order, prefix="order")
+    published = RecordingPublisher()
+    orders = AggregateStore(FakeKV(), Order, prefix="order", relay=OutboxRelay(published))
     await orders.put_new("o1", Order.place("o1", "c@example.com", [LINE]))
     subscriptions = Subscriptions()
     subscribers.register(
@@ -58,3 +61,7 @@ async def test_follow_up_events_move_the_order_to_confirmed() -> None:
         "stock_committed",
         "order_confirmed",
     ]
+    # OrderConfirmed went out before StockCommitted was acked, and stays out of the outbox.
+    assert [e.type for e in published.events] == ["OrderConfirmed"]
+    assert [e.type for e in found.value.notices] == ["OrderConfirmed"]
+    assert "OrderConfirmed" not in [e.type for e in found.value.outbox]

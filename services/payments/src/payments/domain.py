@@ -55,7 +55,7 @@ class Payment(Aggregate):
             return False
         self.status = PaymentStatus.REFUNDED
         self.refunded_at = now()
-        self.record(
+        self.announce(
             PaymentRefunded(
                 order_id=self.order_id, data=PaymentAmount(amount_cents=self.amount_cents)
             )

@@ -32,4 +32,5 @@ async def refund_if_cancelled(payments: Payments, event: OrderCancelled) -> None
             )
         return payment if payment.order_cancelled() else None
 
-    await payments.mutate(event.order_id, change)
+    if await payments.settle(event.order_id, change) is None:  # a repeat: refund announced?
+        await payments.announce_again(event.order_id)

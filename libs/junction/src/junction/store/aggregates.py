@@ -1,5 +1,6 @@
 """Typed aggregates in a key-value bucket: compare-and-set writes, an outbox of the events
-each change causes, and the ids of the events already applied (idempotent consumers)."""
+each change causes, the events a delivered event's change announces, and the ids of the
+events already applied (idempotent consumers)."""
 
 from __future__ import annotations
 
@@ -25,14 +26,24 @@ PROCESSED_IDS_KEPT = 64
 
 
 class Aggregate(BaseModel):
-    """Base of every stored aggregate: pending outbox events and processed event ids."""
+    """Base of every stored aggregate: pending outbox events, announced events and
+    processed event ids."""
 
     outbox: list[Event] = Field(default_factory=list)
     processed: list[str] = Field(default_factory=list)
+    notices: list[Event] = Field(default_factory=list)
 
     def record(self, event: Event) -> None:
-        """Queue an event to be published once this aggregate is saved."""
+        """Queue an event to be published once this aggregate is saved (the outbox)."""
         self.outbox.append(event)
+
+    def announce(self, event: Event) -> None:
+        """Keep an event with this aggregate, for the handler of the delivered event that
+        caused this change to publish before that delivery is acknowledged
+        (`AggregateStore.settle`). Kept, never cleared: a redelivery publishes it again
+        (`announce_again`). Only for the few events of a change a delivery causes; a
+        change an HTTP request causes uses the outbox (`record`)."""
+        self.notices.append(event)
 
     def has_processed(self, event_id: str) -> bool:
         return event_id in self.processed
@@ -195,6 +206,7 @@ class AggregateStore(Generic[A]):
     async def _create(self, ident: str, value: A) -> bool:
         """Create the aggregate (the key's lock held); False when it already exists."""
         value.outbox = stamp_trace(value.outbox)
+        value.notices = stamp_trace(value.notices)
         payload = value.model_dump_json().encode()
         try:  # no read first: the bucket refuses a create over a live entry
             revision = await self._write(ident, payload, None)
@@ -241,6 +253,7 @@ class AggregateStore(Generic[A]):
                     return None
                 dropped = self._drop_published(ident, updated)
                 updated.outbox = stamp_trace(updated.outbox)
+                updated.notices = stamp_trace(updated.notices)
                 payload = updated.model_dump_json().encode()
                 try:
                     revision = await self._write(
@@ -257,6 +270,47 @@ class AggregateStore(Generic[A]):
                 self._written(ident, revision, payload, fresh)
                 return updated
         raise ConcurrencyConflict(f"{key}: {self._cas_attempts} compare-and-set attempts lost")
+
+    async def settle(self, ident: str, change: Mutation[A]) -> A | None:
+        """`mutate` for the change a delivered event causes, then publish the events that
+        change announced (`Aggregate.announce`) before returning, so before the delivery
+        is acknowledged: no outbox entry, so no write to clear it.
+
+        A crash (or a failed publish) between the write and the publish leaves the
+        delivery unacknowledged; its redelivery finds the change made and writes nothing,
+        and the handler then calls `announce_again`, which publishes the same events
+        (same ids: JetStream's duplicate window and idempotent consumers absorb repeats).
+        """
+        announced_before: set[str] = set()
+
+        def change_noting_notices(current: A | None) -> A | None:
+            nonlocal announced_before
+            announced_before = {e.id for e in current.notices} if current else set()
+            return change(current)
+
+        updated = await self.mutate(ident, change_noting_notices)
+        if updated is not None:
+            await self._announce([e for e in updated.notices if e.id not in announced_before])
+        return updated
+
+    async def announce_again(self, ident: str, *, if_: Callable[[A], bool] | None = None) -> int:
+        """Publish again every event the aggregate announced (a redelivery of the event
+        that caused them, which may have been cut off before they went out), only when
+        `if_` holds of it if given; how many."""
+        found = await self.get(ident)
+        if found is None or not found.value.notices:
+            return 0
+        if if_ is not None and not if_(found.value):
+            return 0
+        await self._announce(list(found.value.notices))
+        return len(found.value.notices)
+
+    async def _announce(self, events: list[Event]) -> None:
+        if not events:
+            return
+        if self._relay is None:
+            raise RuntimeError(f"{self._prefix}: announced events need a relay to publish")
+        await self._relay.announce(list[EventEnvelope](events))
 
     async def _create_first(self, ident: str, change: Mutation[A]) -> A | None:
         """`change(None)` written as a create; None when it wrote nothing (the key exists,

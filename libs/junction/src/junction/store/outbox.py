@@ -66,6 +66,13 @@ class OutboxRelay:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def announce(self, events: list[EventEnvelope]) -> None:
+        """Publish events kept with their aggregate instead of its outbox, now, in order
+        (`AggregateStore.settle`): the caller waits, so that a failure reaches the handler
+        and its delivery is not acknowledged."""
+        for event in events:
+            await self._publisher.publish(event)
+
     def recheck(self, source: OutboxSource, ident: str) -> None:
         """Flush whatever this aggregate has pending on the next retry: a write to it
         failed without an answer and may have stored events that nobody else will send."""
