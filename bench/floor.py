@@ -2,7 +2,7 @@
 
 Per checkout the platform makes 4 HTTP hops (the customer to the storefront, storefront
 to orders, orders to inventory, storefront to payments) and, by the count `make bench`
-takes from the server (`bench.nats_requests`), about 33 client-to-server NATS messages:
+takes from the server (`bench.nats_requests`), about 28 client-to-server NATS messages:
 key-value writes (compare-and-set, synced to disk), stream publishes, and deliveries
 acknowledged by durable pull consumers. This script makes
 exactly that mix, with raw aiohttp and raw nats-py, against a raw aiohttp server in a
@@ -35,14 +35,16 @@ from nats.js import api
 from junction_devtools.load import at_rate
 
 # One checkout's NATS traffic, step by step (docs/performance.md, "NATS messages per
-# checkout", adds them up to the 33 the server counts): key-value writes (storefront 2,
-# payments 2, orders 5, inventory 7, notifications 2), stream publishes (7), and
-# deliveries, each acknowledged (8: PaymentSucceeded has two consumers; the reservation
-# timer's first delivery is put back with a delay, its nak counted here). No reads: the
-# last ones, notifications' look for an email's record, are skipped on a first delivery.
-KV_WRITES = 18
+# checkout", adds them up to the 28 the server counts): key-value writes (storefront 2,
+# payments 2, orders 3, inventory 6, notifications 2), stream publishes (7), and
+# deliveries, each acknowledged (6: PaymentSucceeded has two consumers; the reservation
+# timer's first delivery is put back with a delay, its nak counted here; NotificationSent
+# has no durable consumer). No reads: the last ones, notifications' look for an email's
+# record, are skipped on a first delivery.
+KV_WRITES = 15
 PUBLISHES = 7
-DELIVERIES = 8
+UNCONSUMED = 2  # NotificationSent, once per email: stored, delivered to no durable consumer
+DELIVERIES = 6
 HTTP_HOPS = 4
 
 
@@ -51,6 +53,7 @@ class Mix:
     kv_writes: int = KV_WRITES
     publishes: int = PUBLISHES
     deliveries: int = DELIVERIES
+    unconsumed: int = UNCONSUMED
     http_hops: int = HTTP_HOPS
 
     @property
@@ -88,12 +91,15 @@ async def run_floor(
     kv = await js.create_key_value(
         api.KeyValueConfig(bucket=f"floor{run}", history=1, storage=api.StorageType.FILE)
     )
-    # Every event goes to consumer a; the first `extra` of each checkout to b as well, as
-    # PaymentSucceeded goes to both inventory and orders.
-    extra = mix.deliveries - mix.publishes
-    sub_a = await js.pull_subscribe(f"floor{run}.>", durable="floor-a")
-    sub_b = await js.pull_subscribe(f"floor{run}.b.>", durable="floor-b")
-    left = {"a": checkouts * mix.publishes, "b": checkouts * extra}
+    # Every event but the last `unconsumed` of each checkout goes to consumer a; the first
+    # `extra` to b as well, as PaymentSucceeded goes to both inventory and orders.
+    consumed = mix.publishes - mix.unconsumed
+    extra = mix.deliveries - consumed
+    if not 0 <= extra <= consumed:
+        raise ValueError(f"{mix}: deliveries must be between the consumed publishes and twice")
+    sub_a = await js.pull_subscribe(f"floor{run}.c.>", durable="floor-a")
+    sub_b = await js.pull_subscribe(f"floor{run}.c.b.>", durable="floor-b")
+    left = {"a": checkouts * consumed, "b": checkouts * extra}
     body = json.dumps({"customer_email": "floor@example.com", "items": [{"sku": "A"}]})
 
     async def consume(sub: Any, name: str) -> None:
@@ -118,7 +124,8 @@ async def run_floor(
             for _ in range(mix.kv_writes - 1):
                 revision = await kv.update(key, body.encode(), last=revision)
             for n in range(mix.publishes):
-                subject = f"floor{run}.{'b' if n < extra else 'a'}.{i}.{n}"
+                lane = "u" if n >= consumed else "c.b" if n < extra else "c.a"
+                subject = f"floor{run}.{lane}.{i}.{n}"
                 await js.publish(subject, body.encode(), headers={"Nats-Msg-Id": f"{i}.{n}"})
 
         began = time.monotonic()
