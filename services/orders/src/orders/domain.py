@@ -26,7 +26,7 @@ from junction.store.aggregates import Aggregate
 
 # The events of other services that move an order or extend its timeline. Not the emails
 # sent about it: notifications keeps those, and storefront shows them beside the timeline
-# (docs/decisions/0011-email-timeline.md).
+# (docs/decisions/0011-announced-events.md).
 FollowUp = (
     PaymentSucceeded
     | PaymentFailed

@@ -1,5 +1,6 @@
 """An order as the customer sees it: orders' record of it, with the emails notifications
-sent about it placed in its timeline (orders does not follow them: docs/decisions/0011).
+sent about it placed in its timeline (orders does not follow them:
+docs/decisions/0011-announced-events.md).
 
 The two reads go out at once. Without notifications (down, or its breaker open) the order
 is shown all the same, without its emails: the page says what orders knows, and reads

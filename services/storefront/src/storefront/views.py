@@ -34,10 +34,13 @@ def cart_text(cart: dict[str, int]) -> str:
 
 
 def with_emails(order: OrderView, emails: OrderEmails) -> OrderView:
-    """The order's timeline with an entry for each email sent about it, in time order."""
+    """The order's timeline with an entry for each email sent about it, in time order
+    (once: orders of earlier versions recorded their emails in the timeline themselves)."""
+    noted = {e.event for e in order.timeline}
     entries = [
         TimelineEntry(at=e.sent_at, service="notifications", event=f"email_sent:{e.kind}")
         for e in emails.emails
+        if f"email_sent:{e.kind}" not in noted
     ]
     return order.model_copy(
         update={"timeline": sorted([*order.timeline, *entries], key=lambda e: e.at)}

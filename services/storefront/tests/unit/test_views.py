@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from junction.contracts.common import OrderLine
+from junction.contracts.notifications import EmailView, OrderEmails
 from junction.contracts.orders import OrderStatus, OrderView, TimelineEntry
 from junction.traces import Span, spans_of
 from storefront.views import (
@@ -14,6 +15,7 @@ from storefront.views import (
     lanes_from_trace,
     parse_cart,
     waterfall,
+    with_emails,
 )
 
 pytestmark = pytest.mark.unit
@@ -156,3 +158,37 @@ def test_a_trace_document_from_the_query_api_reads_into_spans() -> None:
         300,
     )
     assert s.attributes == {"order.id": "o1", "http.status": 201}
+
+
+def test_emails_join_the_timeline_in_time_order_and_once() -> None:
+    t0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    order = OrderView(
+        order_id="o1",
+        status=OrderStatus.CONFIRMED,
+        items=[OrderLine(sku="A", quantity=1, price_cents=100)],
+        total_cents=100,
+        customer_email="c@example.com",
+        created_at=t0,
+        timeline=[
+            TimelineEntry(at=t0, service="orders", event="order_created"),
+            # an order of an earlier version, which noted this email itself
+            TimelineEntry(at=t0, service="notifications", event="email_sent:order_received"),
+            TimelineEntry(at=t0 + timedelta(seconds=2), service="orders", event="order_confirmed"),
+        ],
+        trace_id=None,
+    )
+    emails = OrderEmails(
+        order_id="o1",
+        emails=[
+            EmailView(kind="order_received", sent_at=t0, message_id="<a>"),
+            EmailView(kind="receipt", sent_at=t0 + timedelta(seconds=3), message_id="<b>"),
+        ],
+    )
+    shown = with_emails(order, emails)
+    assert [e.event for e in shown.timeline] == [
+        "order_created",
+        "email_sent:order_received",
+        "order_confirmed",
+        "email_sent:receipt",
+    ]
+    assert finished(shown) and not finished(order)

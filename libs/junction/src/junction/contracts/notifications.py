@@ -1,5 +1,6 @@
 """Notifications' HTTP API: which emails about an order went out, read by storefront to
-complete an order's timeline (orders does not record them: docs/decisions/0011)."""
+complete an order's timeline (orders does not record them:
+docs/decisions/0011-announced-events.md)."""
 
 from __future__ import annotations
 
