@@ -10,9 +10,10 @@ import jsonschema
 import pytest
 
 from junction.contracts.asyncapi import asyncapi_document
-from junction.contracts.catalogue import CONSUMERS
-from junction.contracts.events import EVENT_TYPES, event_type
+from junction.contracts.catalogue import CONSUMERS, subject_for
+from junction.contracts.events import EVENT_BY_TYPE, EVENT_TYPES, event_type
 from junction_devtools.tools import asyncapi_schema
+from tests.e2e.traces import UNCONSUMED_SUBJECTS
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +52,13 @@ def test_payload_schemas_are_the_models(document: dict[str, Any]) -> None:
     assert created["properties"]["type"]["const"] == "OrderCreated"
     summary = schemas["OrderSummary"]
     assert set(summary["required"]) == {"customer_email", "total_cents", "items"}
+
+
+def test_the_e2e_suite_knows_which_events_no_durable_consumer_reads() -> None:
+    # tests/e2e runs in an image without the Junction library, so it keeps its own copy.
+    unconsumed = {
+        subject_for(EVENT_BY_TYPE[name].model_fields["source"].default, name)
+        for name, consumers in CONSUMERS.items()
+        if not consumers
+    }
+    assert unconsumed == UNCONSUMED_SUBJECTS
