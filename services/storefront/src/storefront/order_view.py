@@ -3,8 +3,8 @@ sent about it placed in its timeline (orders does not follow them:
 docs/decisions/0011-announced-events.md).
 
 The two reads go out at once. Without notifications (down, or its breaker open) the order
-is shown all the same, without its emails: the page says what orders knows, and reads
-again at the next event or reconnect."""
+is shown all the same, without its emails: the page says what orders knows, and a live
+page reads again soon (`pages.order_live`)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,14 @@ logger = logging.getLogger(__name__)
 
 async def read_order(orders: ServiceCalls, notifications: ServiceCalls, order_id: str) -> OrderView:
     """The order with its emails; NotFound when orders has no such order."""
+    order, _ = await read_order_and_emails(orders, notifications, order_id)
+    return order
+
+
+async def read_order_and_emails(
+    orders: ServiceCalls, notifications: ServiceCalls, order_id: str
+) -> tuple[OrderView, bool]:
+    """The order with its emails, and whether its emails could be read."""
     order, emails = await asyncio.gather(
         orders.get(f"/orders/{order_id}", OrderView),
         notifications.get(f"/orders/{order_id}/emails", OrderEmails),
@@ -36,7 +44,7 @@ async def read_order(orders: ServiceCalls, notifications: ServiceCalls, order_id
             "order shown without its emails",
             extra={"order_id": order_id, "error": str(emails)},
         )
-        return order
+        return order, False
     if isinstance(emails, BaseException):
         raise emails
-    return with_emails(order, emails)
+    return with_emails(order, emails), True

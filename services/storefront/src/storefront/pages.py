@@ -26,7 +26,7 @@ from junction.traces import Span, spans_of
 from storefront.api import CheckoutBody, TraceDocument, place_checkout
 from storefront.deps import StorefrontDep, StorefrontDeps
 from storefront.domain import IdempotencyKeyReused, RequestInProgress
-from storefront.order_view import read_order
+from storefront.order_view import read_order, read_order_and_emails
 from storefront.views import (
     cart_text,
     finished,
@@ -266,6 +266,9 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
 # After an event, the order is read again at these delays (seconds): the order service
 # records it a moment later, and spans reach the trace store in half-second batches.
 FOLLOW_UPS = (0.15, 0.5, 1.0, 2.0)
+# While notifications cannot answer (down, or its breaker open), the order is read again
+# this often: an email sent meanwhile wakes the page only once, and may find it still out.
+EMAILS_RETRY_SECONDS = 1.0
 
 
 @router.get("/orders/{order_id}/live")
@@ -293,7 +296,9 @@ async def order_live(order_id: OrderId, request: Request, deps: StorefrontDep) -
                     # stream again, which another replica serves.
                     yield sse("reconnect", {})
                     return
-                order = await load_order(deps, order_id)
+                order, emails_read = await read_order_and_emails(
+                    deps.orders, deps.notifications, order_id
+                )
                 context = order_context(deps, order, await load_trace(deps, order.trace_id))
                 fresh = {k: v for k, v in sections(context).items() if sent.get(k) != v}
                 if fresh:
@@ -305,6 +310,8 @@ async def order_live(order_id: OrderId, request: Request, deps: StorefrontDep) -
                     yield sse("done", {"status": order.status.value})
                     return
                 wait = pending.pop(0) if pending else 15.0
+                if not emails_read:
+                    wait = min(wait, EMAILS_RETRY_SECONDS)
                 try:
                     await asyncio.wait_for(changed.wait(), wait)
                     changed.clear()

@@ -16,6 +16,7 @@ from junction_devtools.testing import http_client, service_app
 from storefront import api, asyncapi
 from storefront.domain import IdempotentRequest, fingerprint, key_id
 from storefront.main import build_deps
+from storefront.order_view import read_order_and_emails
 from storefront.settings import StorefrontSettings
 
 pytestmark = pytest.mark.unit
@@ -174,3 +175,6 @@ async def test_an_order_is_shown_without_its_emails_when_notifications_cannot_an
         missing = await http.get("/api/orders/none")
     assert found.status_code == 200 and found.json()["status"] == "CONFIRMED"
     assert missing.status_code == 404  # orders decides whether the order exists
+    # A live page learns that the emails are still unknown, and reads again soon.
+    shown, emails_read = await read_order_and_emails(orders, down, "x")
+    assert shown.status is OrderStatus.CONFIRMED and not emails_read
