@@ -20,6 +20,16 @@ from storefront.views import with_emails
 logger = logging.getLogger(__name__)
 
 
+async def order_of(orders: ServiceCalls, order_id: str) -> OrderView:
+    """The order as orders has it, without its emails; NotFound when there is none."""
+    try:
+        return await orders.get(f"/orders/{order_id}", OrderView)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise NotFound(f"no order {order_id}") from exc
+        raise
+
+
 async def read_order(orders: ServiceCalls, notifications: ServiceCalls, order_id: str) -> OrderView:
     """The order with its emails; NotFound when orders has no such order."""
     order, _ = await read_order_and_emails(orders, notifications, order_id)
@@ -31,12 +41,10 @@ async def read_order_and_emails(
 ) -> tuple[OrderView, bool]:
     """The order with its emails, and whether its emails could be read."""
     order, emails = await asyncio.gather(
-        orders.get(f"/orders/{order_id}", OrderView),
+        order_of(orders, order_id),
         notifications.get(f"/orders/{order_id}/emails", OrderEmails),
         return_exceptions=True,
     )
-    if isinstance(order, ServiceError) and order.status == 404:
-        raise NotFound(f"no order {order_id}") from order
     if isinstance(order, BaseException):
         raise order
     if isinstance(emails, (ServiceError, DependencyUnavailable)):

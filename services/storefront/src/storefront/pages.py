@@ -26,7 +26,7 @@ from junction.traces import Span, spans_of
 from storefront.api import CheckoutBody, TraceDocument, place_checkout
 from storefront.deps import StorefrontDep, StorefrontDeps
 from storefront.domain import IdempotencyKeyReused, RequestInProgress
-from storefront.order_view import read_order, read_order_and_emails
+from storefront.order_view import order_of, read_order, read_order_and_emails
 from storefront.views import (
     cart_text,
     finished,
@@ -277,7 +277,9 @@ async def order_live(order_id: OrderId, request: Request, deps: StorefrontDep) -
     finished; the browser keeps one connection open and is sent what changed. When the
     replica stops, the stream ends with `reconnect` and the page opens it again."""
     deps.feed.admit()
-    await load_order(deps, order_id)  # 404 before a stream is opened
+    # 404 before a stream is opened: orders alone decides it, so the stream opens at once
+    # even while notifications is slow to answer.
+    await order_of(deps.orders, order_id)
     limit = deps.settings.live_max_seconds
 
     async def stream() -> AsyncIterator[bytes]:
