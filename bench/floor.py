@@ -35,15 +35,14 @@ from nats.js import api
 from junction_devtools.load import at_rate
 
 # One checkout's NATS traffic, step by step (docs/performance.md, "NATS messages per
-# checkout", adds them up to the 28 the server counts): key-value writes (storefront 2,
-# payments 2, orders 3, inventory 6, notifications 2), stream publishes (7), and
+# checkout", adds them up to the 26 the server counts): key-value writes (storefront 2,
+# payments 2, orders 3, inventory 6, notifications 2), stream publishes (5), and
 # deliveries, each acknowledged (6: PaymentSucceeded has two consumers; the reservation
-# timer's first delivery is put back with a delay, its nak counted here; NotificationSent
-# has no durable consumer). No reads: the last ones, notifications' look for an email's
-# record, are skipped on a first delivery.
+# timer's first delivery is put back with a delay, its nak counted here). No reads: the
+# last ones, notifications' look for an email's record, are skipped on a first delivery.
 KV_WRITES = 15
-PUBLISHES = 7
-UNCONSUMED = 2  # NotificationSent, once per email: stored, delivered to no durable consumer
+PUBLISHES = 5
+UNCONSUMED = 0  # events no durable consumer reads (none since NotificationSent retired)
 DELIVERIES = 6
 HTTP_HOPS = 4
 

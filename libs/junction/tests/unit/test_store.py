@@ -260,7 +260,7 @@ async def test_writers_in_one_process_queue_per_key() -> None:
 
 async def test_sweep_finds_aggregates_whose_ids_hold_dots() -> None:
     # notifications stores one record per "<order id>.<kind>": the sweep after a crash must
-    # find those too, or a NotificationSent written but not yet published is never sent.
+    # find those too, or an event written with such a record is never sent.
     kv, publisher = FakeKV(), RecordingPublisher()
     pending = Counter()
     pending.record(order_created("o1"))

@@ -10,13 +10,7 @@ from email.policy import SMTPUTF8
 from email.utils import formataddr, parseaddr
 from enum import StrEnum
 
-from junction.contracts.events import (
-    EmailSent,
-    NotificationSent,
-    OrderCancelled,
-    OrderConfirmed,
-    OrderCreated,
-)
+from junction.contracts.events import OrderCancelled, OrderConfirmed, OrderCreated
 from junction.store.aggregates import Aggregate
 
 # The order events that ask for an email.
@@ -43,17 +37,15 @@ SUBJECTS = {
 
 
 class SentEmail(Aggregate):
-    """The record that an email went out. Its `NotificationSent` is kept with it (not in
-    the outbox) and published by the handler once the record is written; see
-    `handlers.send_order_email` for why that needs no outbox. Records of earlier versions
-    carry it in the outbox instead (`notice` None), which the relay's sweep still drains."""
+    """The record that an email went out. Its write wakes the order's open pages. Records
+    of earlier versions also carry a retired `NotificationSent` (in the outbox, which the
+    relay's sweep still drains, or as `notice`, now ignored)."""
 
     order_id: str
     kind: EmailKind
     to: str
     message_id: str
     sent_at: datetime
-    notice: NotificationSent | None = None
 
 
 def message_id(order_id: str, kind: EmailKind, domain: str) -> str:
@@ -123,10 +115,3 @@ def body_text(msg: Message) -> str:
     payload = msg.get_payload(decode=True)
     assert isinstance(payload, bytes)
     return payload.decode(msg.get_content_charset() or "utf-8")
-
-
-def sent_event(email: SentEmail) -> NotificationSent:
-    return NotificationSent(
-        order_id=email.order_id,
-        data=EmailSent(kind=email.kind.value, message_id=email.message_id, to=email.to),
-    )

@@ -41,7 +41,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             settings.smtp_timeout_seconds,
             connections=settings.smtp_connections,
         )
-        subscribers.register(rt.subscribe, settings, emails, mailer, rt.publisher)
+        subscribers.register(rt.subscribe, settings, emails, mailer)
         rt.on_shutdown(lambda _: mailer.close())
 
     runtime.on_startup(start)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from junction.service import Subscribe
-from junction.store.outbox import EventPublisher
 from notifications import handlers
 from notifications.domain import KIND_OF_EVENT, OrderEmailEvent
 from notifications.handlers import Emails
@@ -16,13 +15,11 @@ def register(
     settings: NotificationsSettings,
     emails: Emails,
     mailer: Mailer,
-    publisher: EventPublisher,
 ) -> None:
     async def on_order_event(event: OrderEmailEvent) -> None:
         await handlers.send_order_email(
             emails,
             mailer,
-            publisher,
             event,
             sender=settings.mail_from,
             domain=settings.mail_domain,

@@ -1,7 +1,9 @@
 """Live order pages: which orders have a page open, woken when an event about them passes.
 
-One set of plain NATS subscriptions per replica (to the four event streams' subjects), held
-only while some page is open; each message is matched to the open pages by its order id.
+One set of plain NATS subscriptions per replica, held only while some page is open: the
+three event streams' subjects, and the subjects of notifications' email records (a
+record's write is how a sent email is known: notifications publishes no event, decision
+0012). Each message is matched to the open pages by its order id.
 A page's stream then reads the order again: the order service stays the one source of
 what happened. Bounded: at most `limit` pages at once per replica."""
 
@@ -17,7 +19,10 @@ from junction.errors import Overloaded, Stopping
 
 logger = logging.getLogger(__name__)
 
-SUBJECTS = ("orders.>", "inventory.>", "payments.>", "notifications.>")
+# `$KV.<bucket>.<key>`: where NATS carries a write to a key-value bucket; a plain
+# subscription sees it pass like any message (notifications' records: "email.<order>.<kind>").
+EMAIL_RECORDS = "$KV.notifications.email.>"
+SUBJECTS = ("orders.>", "inventory.>", "payments.>", EMAIL_RECORDS)
 ORDER_ID_KEY = b'"order_id":"'
 
 
@@ -96,8 +101,9 @@ class OrderFeed:
             self._subscriptions = []
 
     async def _passed(self, msg: Any) -> None:
-        # Every event of the platform passes here while a page is open: find the order id
-        # without parsing the whole event (events are written as compact JSON by pydantic).
+        # Every event of the platform and every email record passes here while a page is
+        # open: find the order id without parsing the whole message (events and records
+        # are written as compact JSON by pydantic; a record's delete has no body).
         data: bytes = msg.data
         start = data.find(ORDER_ID_KEY)
         if start < 0:

@@ -8,7 +8,7 @@ import pytest
 
 from junction.errors import Overloaded, Stopping
 from junction_devtools.samples import order_created
-from storefront.live import SUBJECTS, OrderFeed
+from storefront.live import EMAIL_RECORDS, SUBJECTS, OrderFeed
 
 pytestmark = pytest.mark.unit
 
@@ -55,6 +55,21 @@ async def test_pages_are_woken_by_their_own_order_only() -> None:
         assert mine.is_set() and not other.is_set()
     assert not any(s.open for s in nats.subscriptions)  # the last page closed: unsubscribed
     assert feed.open == 0
+
+
+async def test_an_email_records_write_wakes_its_orders_pages() -> None:
+    # Notifications publishes no event when an email goes out: its record's write, seen on
+    # the bucket's subject, is what tells the page (a delete, with no body, wakes nobody).
+    nats = FakeNats()
+    feed = OrderFeed(limit=10)
+    feed.attach(nats)
+    async with feed.watch("o1") as mine, feed.watch("o2") as other:
+        (records,) = [s for s in nats.subscriptions if s.subject == EMAIL_RECORDS]
+        await records.cb(Message(b""))
+        assert not mine.is_set()
+        record = b'{"outbox":[],"processed":[],"notices":[],"order_id":"o1","kind":"receipt"}'
+        await records.cb(Message(record))
+        assert mine.is_set() and not other.is_set()
 
 
 async def test_beyond_the_limit_a_page_is_refused() -> None:

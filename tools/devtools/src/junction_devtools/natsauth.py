@@ -19,8 +19,9 @@ CONSUMES = {
 }
 OPERATOR = "operator"
 # Plain (not JetStream) subscriptions: the storefront's live order pages watch the events
-# pass, to know when to read an order again (storefront.live).
-WATCHES = {"storefront": ["orders.>", "inventory.>", "payments.>", "notifications.>"]}
+# and notifications' email records pass, to know when to read an order again
+# (storefront.live.SUBJECTS; a test holds the two equal).
+WATCHES = {"storefront": ["orders.>", "inventory.>", "payments.>", "$KV.notifications.email.>"]}
 
 
 def permissions(service: str) -> dict[str, dict[str, list[str]]]:

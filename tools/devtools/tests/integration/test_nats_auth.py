@@ -10,8 +10,10 @@ import nats
 import pytest
 from nats.aio.client import Client
 
+from junction_devtools import natsauth
 from junction_devtools.natsauth import OPERATOR
 from junction_devtools.platform import Platform, free_ports
+from storefront.live import SUBJECTS, OrderFeed
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +82,32 @@ async def test_a_service_reads_its_own_bucket_and_not_another(payments: Client) 
 async def test_a_wrong_password_is_refused(platform: Platform) -> None:
     with pytest.raises((nats.errors.Error, OSError)):
         await connect_as(platform, "orders", password="not-the-password")
+
+
+async def test_storefront_sees_an_email_records_write_and_nothing_of_other_buckets(
+    platform: Platform,
+) -> None:
+    # The live order pages wake on notifications' email records (storefront.live): a plain
+    # subscription of the storefront's user to the bucket's subjects sees a write pass.
+    assert natsauth.WATCHES["storefront"] == list(SUBJECTS)
+    storefront = await connect_as(platform, "storefront")
+    notifications = await connect_as(platform, "notifications")
+    feed = OrderFeed(limit=4)
+    feed.attach(storefront)
+    try:
+        async with feed.watch("o-live-1") as woken:
+            await storefront.flush()
+            records = await notifications.jetstream().key_value("notifications")
+            await records.create(
+                "email.o-live-1.receipt", b'{"order_id":"o-live-1","kind":"receipt"}'
+            )
+            await asyncio.wait_for(woken.wait(), timeout=5)
+        # Other buckets' writes stay out of its sight: a subscription to them is refused.
+        await storefront.subscribe("$KV.payments.>")
+        await storefront.flush()
+        await asyncio.sleep(0.2)
+        seen = [str(e).lower() for e in SEEN[id(storefront)]]
+        assert any("permissions violation" in e for e in seen), seen
+    finally:
+        await storefront.close()
+        await notifications.close()

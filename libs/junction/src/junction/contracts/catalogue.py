@@ -41,10 +41,10 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "PaymentSucceeded": ("inventory", "orders"),
     "PaymentFailed": ("inventory", "orders"),
     "PaymentRefunded": ("orders",),
-    # No durable consumer: storefront's live order pages wake on it (a plain subscription,
-    # docs/decisions/0008); the emails themselves are read from notifications.
-    "NotificationSent": (),
 }
+# Notifications publishes no events (the retired NotificationSent aside, which a record
+# of an earlier version may still hold): live order pages wake on its email records'
+# writes instead (docs/decisions/0012). Its stream stays, for those old records.
 
 
 def subject_for(source: str, event_type: str) -> str:

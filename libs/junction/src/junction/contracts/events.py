@@ -171,7 +171,10 @@ class PaymentRefunded(EventEnvelope):
 
 
 class NotificationSent(EventEnvelope):
-    """An email about the order went to the customer."""
+    """Retired: an email about the order went to the customer. No longer published
+    (docs/decisions/0012-emails-wake-pages-from-their-records.md); the type stays so that
+    what earlier versions stored with it (an email's record, an outbox) still loads and
+    drains. Not in `EVENT_TYPES`: no channel, no consumer."""
 
     type: Literal["NotificationSent"] = "NotificationSent"
     source: Literal["notifications"] = "notifications"
@@ -205,10 +208,12 @@ EVENT_TYPES: tuple[type[EventEnvelope], ...] = (
     PaymentSucceeded,
     PaymentFailed,
     PaymentRefunded,
-    NotificationSent,
 )
+"""The events the platform publishes (the catalogue, the AsyncAPI document)."""
+RETIRED_EVENT_TYPES: tuple[type[EventEnvelope], ...] = (NotificationSent,)
+"""No longer published; parsed still, for what earlier versions stored."""
 EVENT_BY_TYPE: dict[str, type[EventEnvelope]] = {
-    e.model_fields["type"].default: e for e in EVENT_TYPES
+    e.model_fields["type"].default: e for e in EVENT_TYPES + RETIRED_EVENT_TYPES
 }
 
 _EVENT = TypeAdapter[Event](Event)
