@@ -134,6 +134,18 @@ def endpoints_of(platform: Platform) -> Endpoints:
     return endpoints
 
 
+async def dead_letters(js: Any) -> list[Any]:
+    """Every message the DLQ stream holds now."""
+    info = await js.stream_info("DLQ")
+    dead = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        try:
+            dead.append(await js.get_msg("DLQ", seq))
+        except nats.js.errors.NotFoundError:  # deleted sequence numbers
+            continue
+    return dead
+
+
 async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int) -> Report:
     report = Report(platform.nats_nodes, checkouts, platform.replicas)
     started = time.monotonic()
@@ -312,19 +324,21 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
             f"{sum(receipts[o] for o in ours) - len(ours)} resends with the same ID",
         )
 
-        nc = await operator_connection(platform)
-        js = nc.jetstream()
-        info = await js.stream_info("DLQ")
-        dead = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            try:
-                dead.append(await js.get_msg("DLQ", seq))
-            except nats.js.errors.NotFoundError:  # deleted sequence numbers
-                continue
-        await nc.close()
-        poison_dead = [m for m in dead if f"poison {run}".encode() in (m.data or b"")]
         # orders.OrderConfirmed has one consumer (notifications); payments.PaymentSucceeded two.
         expected = sum(1 if i % 2 == 0 else 2 for i in range(poison))
+        nc = await operator_connection(platform)
+        js = nc.jetstream()
+        # The poison went out last, just after a NATS fault: a consumer whose dead-letter
+        # publish met a stream still electing its leader has it again only after its ack
+        # wait. So wait (bounded) until every copy can have landed, then count exactly.
+        dlq_deadline = time.monotonic() + 30
+        while True:
+            dead = await dead_letters(js)
+            poison_dead = [m for m in dead if f"poison {run}".encode() in (m.data or b"")]
+            if len(poison_dead) >= expected or time.monotonic() > dlq_deadline:
+                break
+            await asyncio.sleep(0.5)
+        await nc.close()
         others = [m for m in dead if m not in poison_dead]
         report.check(
             "the dead-letter stream holds exactly the poison messages",
