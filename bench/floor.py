@@ -35,12 +35,12 @@ from nats.js import api
 from junction_devtools.load import at_rate
 
 # One checkout's NATS traffic, step by step (docs/performance.md, "NATS messages per
-# checkout", adds them up to the 26 the server counts): key-value writes (storefront 2,
-# payments 2, orders 3, inventory 6, notifications 2), stream publishes (5), and
+# checkout", adds them up to the 24 the server counts): key-value writes (storefront 2,
+# payments 2, orders 3, inventory 4, notifications 2), stream publishes (5), and
 # deliveries, each acknowledged (6: PaymentSucceeded has two consumers; the reservation
 # timer's first delivery is put back with a delay, its nak counted here). No reads: the
 # last ones, notifications' look for an email's record, are skipped on a first delivery.
-KV_WRITES = 15
+KV_WRITES = 13
 PUBLISHES = 5
 UNCONSUMED = 0  # events no durable consumer reads (none since NotificationSent retired)
 DELIVERIES = 6

@@ -81,7 +81,5 @@ async def reserve(body: ReserveStockRequest, inv: InventoryDep) -> ReservationVi
 
 @router.get("/reservations/{order_id}")
 async def get_reservation(order_id: OrderId, inv: InventoryDep) -> ReservationView:
-    found = await inv.reservations.get(order_id)
-    if found is None:
-        raise NotFound(f"no reservation for order {order_id}")
-    return ReservationView.model_validate(found.value, from_attributes=True)
+    found = await handlers.reservation_view(inv.stock, inv.reservations, order_id)
+    return ReservationView.model_validate(found, from_attributes=True)

@@ -29,13 +29,6 @@ logger = logging.getLogger(__name__)
 Stock = AggregateStore[StockItem]
 
 
-class ReservationBeingPlaced(RuntimeError):
-    """An event about a reservation still being placed (the consumer retries it)."""
-
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"reservation {order_id} still being placed; retry")
-
-
 Reservations = AggregateStore[Reservation]
 
 
@@ -92,7 +85,13 @@ async def reserve_stock(
 ) -> Reservation:
     """Hold stock for every line, all or nothing; OutOfStock naming the short SKUs when
     any is. Repeating it returns (or raises) the first outcome (found when the reservation
-    is created: no read before, the common case is a new one)."""
+    is created: no read before, the common case is a new one).
+
+    The reservation is written once, before its holds (`PENDING`, with its expiry timer in
+    the outbox), so that a crash while they are placed still ends in their release. When
+    every hold is in place it stays as written: the answer says `HELD`, and a repeat or a
+    read finds that out from the holds themselves (`_as_answered`). Only a refusal writes
+    again (`REJECTED`, after its holds are given back)."""
     # A product's price never changes once created, and products are never deleted: what
     # this process last saw of them will do (the holds below are compare-and-set).
     items = {sku: await stock.recent(sku) for sku in lines}
@@ -106,17 +105,13 @@ async def reserve_stock(
         prices=prices,
         expires_at=now() + timedelta(seconds=hold_seconds),
     )
-    # The expiry timer is queued with the claim itself, so a crash while holds are being
-    # placed still ends in their release.
     reservation.record(
         ReservationOpened(
             order_id=order_id, data=ReservationTimer(expires_at=reservation.expires_at)
         )
     )
     if not await reservations.put_new(order_id, reservation):
-        current = await reservations.get(order_id)
-        assert current is not None
-        return _outcome(current.value)
+        return _outcome(await _as_answered(stock, reservations, order_id))
 
     held: list[str] = []
     short: list[str] = []
@@ -127,22 +122,60 @@ async def reserve_stock(
         for sku in held:
             await _release_hold(stock, sku, order_id)
 
-    def settle(current: Reservation | None) -> Reservation | None:
-        if current is None or current.status is not ReservationStatus.PENDING:
-            return None
-        if short:
+        def reject(current: Reservation | None) -> Reservation | None:
+            if current is None or current.status is not ReservationStatus.PENDING:
+                return None
             current.status = ReservationStatus.REJECTED
             current.short_skus = short
-        else:
-            current.status = ReservationStatus.HELD
-        return current
+            return current
 
-    settled = await reservations.mutate(order_id, settle)
-    if settled is None:  # the expiry won a race against a very slow reservation
-        final = await reservations.get(order_id)
-        assert final is not None
-        return _outcome(final.value)
-    return _outcome(settled)
+        if await reservations.mutate(order_id, reject) is None:
+            return _outcome(await _stored(reservations, order_id))  # the expiry came first
+        raise OutOfStock(short)
+    if now() >= reservation.expires_at:
+        # So slow that its timer may have fired meanwhile: answer with what is stored.
+        return _outcome(await _as_answered(stock, reservations, order_id))
+    reservation.status = ReservationStatus.HELD
+    return reservation
+
+
+async def _stored(reservations: Reservations, order_id: str) -> Reservation:
+    found = await reservations.get(order_id)
+    assert found is not None
+    return found.value
+
+
+async def _as_answered(stock: Stock, reservations: Reservations, order_id: str) -> Reservation:
+    """The reservation as its placing answered (or will answer): a stored `PENDING` one
+    whose every hold is in place is `HELD` (otherwise its holds are still being placed, or
+    their placing died mid-way, and the timer releases them at the deadline); a
+    `COMMITTING` one whose every hold is gone (deducted) is `COMMITTED`."""
+    reservation = await _stored(reservations, order_id)
+    status = reservation.status
+    if status is ReservationStatus.PENDING and await _holds_are(stock, reservation, placed=True):
+        reservation.status = ReservationStatus.HELD
+    elif status is ReservationStatus.COMMITTING and await _holds_are(
+        stock, reservation, placed=False
+    ):
+        reservation.status = ReservationStatus.COMMITTED
+    return reservation
+
+
+async def _holds_are(stock: Stock, reservation: Reservation, *, placed: bool) -> bool:
+    """Whether every hold of the reservation is in place (`placed`), or every one gone."""
+    for sku, quantity in reservation.lines.items():
+        item = await stock.get(sku)  # read: another replica may have moved the hold
+        held = item is not None and item.value.holds.get(reservation.order_id) == quantity
+        if held is not placed:
+            return False
+    return True
+
+
+async def reservation_view(stock: Stock, reservations: Reservations, order_id: str) -> Reservation:
+    """A reservation as its placing answered; NotFound when there is none."""
+    if await reservations.get(order_id) is None:
+        raise NotFound(f"no reservation for order {order_id}")
+    return await _as_answered(stock, reservations, order_id)
 
 
 def _outcome(reservation: Reservation) -> Reservation:
@@ -194,18 +227,14 @@ async def _claim(
     from_: set[ReservationStatus],
     to: ReservationStatus,
     reason: str | None = None,
-    retry_while_pending: bool = False,
 ) -> Reservation | None:
-    """Move a reservation into a working state; None when it is not ours to move. With
-    `retry_while_pending`, a reservation still being placed raises (the event is retried)."""
+    """Move a reservation into a working state; None when it is not ours to move."""
     claimed: Reservation | None = None
 
     def change(current: Reservation | None) -> Reservation | None:
         nonlocal claimed
         if current is None:
             return None
-        if retry_while_pending and current.status is ReservationStatus.PENDING:
-            raise ReservationBeingPlaced(current.order_id)
         if current.status is to and (reason is None or current.release_reason == reason):
             claimed = current  # a crash left it mid-way: finish the job
             return None
@@ -221,33 +250,50 @@ async def _claim(
 
 
 async def commit_stock(stock: Stock, reservations: Reservations, event: PaymentSucceeded) -> None:
-    """Payment approved: deduct the held units and emit StockCommitted."""
-    claimed = await _claim(
-        reservations,
-        event.order_id,
-        from_={ReservationStatus.HELD},
-        to=ReservationStatus.COMMITTING,
-        retry_while_pending=True,
-    )
+    """Payment approved: deduct the held units and emit StockCommitted.
+
+    One write of the reservation: the claim (`COMMITTING`), which keeps `StockCommitted`
+    with it; then the holds are deducted and the event published, before the payment is
+    acked. It is not written again to say `COMMITTED`: with its holds deducted, a
+    `COMMITTING` reservation is committed (`_as_answered` reads it so). A redelivery (a
+    crash or a failed publish cut the first off) finds it `COMMITTING`, deducts what is
+    left (nothing, when every hold went) and publishes the same event again.
+
+    A stored `PENDING` reservation is committed like a `HELD` one: a payment follows only a
+    `HELD` answer, given once every hold was in place (`reserve_stock`), and since then
+    only a claim (this one, or a release's) takes holds away."""
+    claimed: Reservation | None = None
+
+    def claim(current: Reservation | None) -> Reservation | None:
+        nonlocal claimed
+        claimed = None
+        if current is None:
+            return None
+        if current.status is ReservationStatus.COMMITTING:
+            claimed = current  # claimed before: finish the job
+            if any(isinstance(e, StockCommitted) for e in current.notices):
+                return None
+            # (claimed by an earlier version, which wrote the event only when finishing)
+        elif current.status in (ReservationStatus.HELD, ReservationStatus.PENDING):
+            current.status = ReservationStatus.COMMITTING
+        else:
+            return None
+        current.announce(
+            StockCommitted(order_id=current.order_id, data=StockLines(lines=current.lines))
+        )
+        claimed = current
+        return current
+
+    await reservations.mutate(event.order_id, claim)
     if claimed is None:
-        # Released (expired or declined) or already committed: orders and payments
-        # reconcile through StockReleased / OrderCancelled. Committed: this may be the
-        # redelivery of a first delivery cut off before StockCommitted went out.
+        # Released (expired or declined): orders and payments reconcile through
+        # StockReleased / OrderCancelled. Committed by an earlier version (`COMMITTED`):
+        # this may be the redelivery of a first delivery cut off before its event went out.
         await reservations.announce_again(event.order_id, if_=_committed)
         return
     for sku in sorted(claimed.lines):
         await _commit_hold(stock, sku, event.order_id)
-
-    def finish(current: Reservation | None) -> Reservation | None:
-        if current is None or current.status is not ReservationStatus.COMMITTING:
-            return None
-        current.status = ReservationStatus.COMMITTED
-        current.announce(
-            StockCommitted(order_id=current.order_id, data=StockLines(lines=current.lines))
-        )
-        return current
-
-    await reservations.settle(event.order_id, finish)
+    await reservations.publish_notices(list(claimed.notices))
 
 
 def _committed(reservation: Reservation) -> bool:

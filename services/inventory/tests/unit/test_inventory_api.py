@@ -43,7 +43,11 @@ async def test_a_reservation_holds_stock_and_short_stock_names_the_skus() -> Non
             "/reservations", json={"order_id": "o3", "items": [{"sku": "NOPE", "quantity": 1}]}
         )
         ledger = await http.get("/products/MUG")
-    assert held.status_code == 201
+        read = await http.get("/reservations/o1")
+        missing = await http.get("/reservations/o9")
+    assert held.status_code == 201 and held.json()["status"] == "held"
+    assert (read.status_code, read.json()["status"]) == (200, "held")  # as answered
+    assert missing.status_code == 404
     assert held.json()["lines"] == [{"sku": "MUG", "quantity": 2, "price_cents": 1200}]
     assert (short.status_code, short.json()) == (
         409,

@@ -49,6 +49,17 @@ async def ledger(stock: handlers.Stock, sku: str) -> StockItem:
     return found.value
 
 
+def past_deadline(r: Reservation | None) -> Reservation | None:
+    """A change that moves a stored reservation's deadline a second into the past."""
+    assert r is not None
+    r.expires_at = now() - timedelta(seconds=1)
+    return r
+
+
+def late_timer(order_id: str) -> ReservationOpened:
+    return reservation_opened(order_id, expires_at=now() - timedelta(seconds=1))
+
+
 async def test_reserving_holds_stock_without_deducting(stores: Stores) -> None:
     stock, reservations = stores
     await seed(stock, "A", 5)
@@ -158,16 +169,10 @@ async def test_a_timer_redelivered_after_its_release_sends_the_release_again(
     await handlers.reserve_stock(
         stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
     )
-
-    def past_deadline(r: Reservation | None) -> Reservation | None:
-        assert r is not None
-        r.expires_at = now() - timedelta(seconds=1)
-        return r
-
     await reservations.mutate("o1", past_deadline)
     await handlers.release_stock(stock, reservations, "o1", reason="expired")
     first = [e.id for e in published.events]
-    late = reservation_opened("o1", expires_at=now() - timedelta(seconds=1))
+    late = late_timer("o1")
     await handlers.expire_reservation(stock, reservations, late)
     assert [e.id for e in published.events] == first * 2
     assert {e.type for e in published.events} == {"ReservationExpired", "StockReleased"}
@@ -178,9 +183,7 @@ async def test_a_timer_redelivered_after_its_release_sends_the_release_again(
     await handlers.commit_stock(stock, reservations, payment_succeeded("o2"))
     await reservations.mutate("o2", past_deadline)
     before = len(published.events)
-    await handlers.expire_reservation(
-        stock, reservations, reservation_opened("o2", expires_at=now() - timedelta(seconds=1))
-    )
+    await handlers.expire_reservation(stock, reservations, late_timer("o2"))
     assert len(published.events) == before
 
 
@@ -213,14 +216,8 @@ async def test_the_timer_defers_until_the_deadline_then_expires(stores: Stores) 
     with pytest.raises(Defer) as deferred:  # decided from the event alone: no read
         await handlers.expire_reservation(stock, reservations, opened)
     assert 55 < deferred.value.delay <= 60
-
-    def past_deadline(r: Reservation | None) -> Reservation | None:
-        assert r is not None
-        r.expires_at = now() - timedelta(seconds=1)
-        return r
-
     await reservations.mutate("o1", past_deadline)  # the minute has passed
-    late = reservation_opened("o1", expires_at=now() - timedelta(seconds=1))
+    late = late_timer("o1")
     await handlers.expire_reservation(stock, reservations, late)
     found = await reservations.get("o1")
     assert found is not None and found.value.status is ReservationStatus.RELEASED
@@ -259,41 +256,128 @@ async def test_concurrent_reservations_never_oversell(stores: Stores) -> None:
     assert item.available == 0 and item.reserved == 10
 
 
-async def test_a_payment_for_a_reservation_still_being_placed_is_retried(stores: Stores) -> None:
+async def test_a_reservation_is_written_once_to_place_it_and_once_to_commit_it() -> None:
+    kv = FakeKV()
+    stock, reservations = inventory_stores(kv, RecordingPublisher())
+    await seed(stock, "A", 5)
+    await seed(stock, "B", 5)
+    writes = kv.writes
+    r = await handlers.reserve_stock(
+        stock, reservations, order_id="o1", lines={"A": 2, "B": 1}, hold_seconds=60
+    )
+    assert r.status is ReservationStatus.HELD  # the answer
+    assert kv.writes - writes == 3  # the reservation, then one hold per SKU
+    stored = await reservations.get("o1")
+    assert stored is not None and stored.value.status is ReservationStatus.PENDING
+    # A repeat, and a read, find every hold in place: held, as answered.
+    again = await handlers.reserve_stock(
+        stock, reservations, order_id="o1", lines={"A": 2, "B": 1}, hold_seconds=60
+    )
+    assert again.status is ReservationStatus.HELD
+    assert (await handlers.reservation_view(stock, reservations, "o1")).status.value == "held"
+    # Paid: committed like a held one, with one write of the reservation (the claim).
+    writes = kv.writes
+    await handlers.commit_stock(stock, reservations, payment_succeeded("o1"))
+    assert kv.writes - writes == 3  # the claim, then one deduction per SKU
+    assert (await ledger(stock, "A")).committed_units == 2
+    assert (await ledger(stock, "B")).committed_units == 1
+    stored = await reservations.get("o1")
+    assert stored is not None and stored.value.status is ReservationStatus.COMMITTING
+    assert (await handlers.reservation_view(stock, reservations, "o1")).status.value == "committed"
+
+
+async def test_a_placing_cut_off_mid_way_is_not_held_and_its_timer_gives_the_holds_back(
+    stores: Stores,
+) -> None:
     stock, reservations = stores
     await seed(stock, "A", 5)
-    placing = Reservation(
-        order_id="o1", lines={"A": 1}, prices={"A": 100}, expires_at=now() + timedelta(seconds=60)
+    await seed(stock, "B", 5)
+    # What a crash after the reservation's write and the first of its two holds leaves.
+    cut_off = Reservation(
+        order_id="o1", lines={"A": 2, "B": 1}, prices={"A": 100, "B": 100}, expires_at=now()
     )
-    assert await reservations.put_new("o1", placing)  # PENDING: the holds are not placed yet
-    with pytest.raises(handlers.ReservationBeingPlaced):
-        await handlers.commit_stock(stock, reservations, payment_succeeded("o1"))
+    assert await reservations.put_new("o1", cut_off)
+
+    def hold_two(item: StockItem | None) -> StockItem | None:
+        assert item is not None
+        item.hold("o1", 2)
+        return item
+
+    await stock.mutate("A", hold_two)
+    # A repeat (orders retrying) is not told it is held: the placing may still be running.
+    repeat = await handlers.reserve_stock(
+        stock, reservations, order_id="o1", lines={"A": 2, "B": 1}, hold_seconds=60
+    )
+    assert repeat.status is ReservationStatus.PENDING
+    assert (await ledger(stock, "B")).reserved == 0  # and it placed nothing itself
+    await reservations.mutate("o1", past_deadline)
+    await handlers.expire_reservation(stock, reservations, late_timer("o1"))
+    assert (await ledger(stock, "A")).available == 5
     found = await reservations.get("o1")
-    assert found is not None and found.value.status is ReservationStatus.PENDING
+    assert found is not None and found.value.status is ReservationStatus.RELEASED
+
+
+async def test_a_placing_slower_than_its_deadline_answers_what_the_timer_left(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stock, reservations = stores
+    await seed(stock, "A", 5)
+    hold = handlers._hold
+
+    async def slow_hold(stock: handlers.Stock, sku: str, order_id: str, quantity: int) -> bool:
+        placed = await hold(stock, sku, order_id, quantity)
+        # Meanwhile the deadline passes and the timer releases the reservation.
+        await asyncio.sleep(0.05)
+        await handlers.expire_reservation(stock, reservations, late_timer(order_id))
+        return placed
+
+    monkeypatch.setattr(handlers, "_hold", slow_hold)
+    r = await handlers.reserve_stock(
+        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=0.01
+    )
+    assert r.status is ReservationStatus.RELEASED
+    assert (await ledger(stock, "A")).available == 5
 
 
 async def test_a_timer_on_another_replica_that_saw_the_hold_releases_nothing_committed() -> None:
     # The timer may be delivered to a replica whose memory still holds the reservation as
-    # HELD while another replica has committed it: the release goes through compare-and-set,
+    # placed while another replica has committed it: the release goes through compare-and-set,
     # so it meets the commit and leaves it be.
     kv = FakeKV()
     one = inventory_stores(kv, RecordingPublisher())
     two = inventory_stores(kv, RecordingPublisher())
     await seed(one[0], "A", 5)
     await handlers.reserve_stock(*one, order_id="o1", lines={"A": 2}, hold_seconds=60)
-    seen = await two[1].get("o1")  # replica two has seen it HELD
-    assert seen is not None and seen.value.status is ReservationStatus.HELD
-
-    def past_deadline(r: Reservation | None) -> Reservation | None:
-        assert r is not None
-        r.expires_at = now() - timedelta(seconds=1)
-        return r
-
+    seen = await two[1].get("o1")  # replica two has seen it placed (its holds in place)
+    assert seen is not None and seen.value.status is ReservationStatus.PENDING
     await two[1].mutate("o1", past_deadline)  # (the deadline passes; two remembers that)
     await handlers.commit_stock(*one, payment_succeeded("o1"))  # replica one commits
-    late = reservation_opened("o1", expires_at=now() - timedelta(seconds=1))
+    late = late_timer("o1")
     await handlers.expire_reservation(*two, late)
-    found = await one[1].get("o1")
-    assert found is not None and found.value.status is ReservationStatus.COMMITTED
+    found = await handlers.reservation_view(*one, "o1")
+    assert found.status is ReservationStatus.COMMITTED  # stored COMMITTING, its hold gone
     item = await ledger(one[0], "A")
     assert (item.on_hand, item.reserved) == (3, 0)
+
+
+async def test_a_commit_an_earlier_version_claimed_is_finished_with_its_event(
+    stores: Stores, published: RecordingPublisher
+) -> None:
+    # Earlier versions claimed (COMMITTING) without the event, which they wrote only when
+    # finishing: a redelivery after an upgrade deducts the stock and still announces it.
+    stock, reservations = stores
+    await seed(stock, "A", 5)
+    await handlers.reserve_stock(
+        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
+    )
+
+    def claimed_the_old_way(r: Reservation | None) -> Reservation | None:
+        assert r is not None
+        r.status = ReservationStatus.COMMITTING
+        return r
+
+    await reservations.mutate("o1", claimed_the_old_way)
+    await handlers.commit_stock(stock, reservations, payment_succeeded("o1"))
+    assert [e.type for e in published.events] == ["StockCommitted"]
+    item = await ledger(stock, "A")
+    assert (item.on_hand, item.reserved, item.committed_units) == (3, 0, 2)

@@ -46,11 +46,15 @@ class RestockRequest(BaseModel):
 
 
 class ReservationStatus(StrEnum):
-    PENDING = "pending"  # holds being placed
-    HELD = "held"
+    # Stored as written before its holds: they are being placed, or all are in place (then
+    # the answer, and a read, say HELD: inventory does not write the reservation again).
+    PENDING = "pending"
+    HELD = "held"  # every hold in place (stored so only by earlier versions)
     REJECTED = "rejected"  # some SKU was short; nothing held
+    # Stored when claimed for the commit; with every hold deducted it is committed (the
+    # answer and a read then say COMMITTED: inventory does not write it again).
     COMMITTING = "committing"
-    COMMITTED = "committed"
+    COMMITTED = "committed"  # (stored so only by earlier versions)
     RELEASING = "releasing"
     RELEASED = "released"
 

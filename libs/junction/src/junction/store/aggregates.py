@@ -305,6 +305,13 @@ class AggregateStore(Generic[A]):
         await self._announce(list(found.value.notices))
         return len(found.value.notices)
 
+    async def publish_notices(self, events: list[Event]) -> None:
+        """Publish events an aggregate announced, now, for a handler whose delivered
+        event's change was written before work elsewhere that must come first (inventory's
+        commit: the reservation claimed, then the stock deducted, then `StockCommitted`).
+        The same contract as `settle`: the delivery is acked only after this returns."""
+        await self._announce(events)
+
     async def _announce(self, events: list[Event]) -> None:
         if not events:
             return
