@@ -49,6 +49,14 @@ async def ledger(stock: handlers.Stock, sku: str) -> StockItem:
     return found.value
 
 
+async def placed(stock: handlers.Stock, reservations: handlers.Reservations) -> Reservation:
+    """Five units of SKU A, and order o1's reservation of two of them."""
+    await seed(stock, "A", 5)
+    return await handlers.reserve_stock(
+        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
+    )
+
+
 def past_deadline(r: Reservation | None) -> Reservation | None:
     """A change that moves a stored reservation's deadline a second into the past."""
     assert r is not None
@@ -111,10 +119,7 @@ async def test_commit_deducts_once_even_when_redelivered(
     stores: Stores, published: RecordingPublisher
 ) -> None:
     stock, reservations = stores
-    await seed(stock, "A", 5)
-    await handlers.reserve_stock(
-        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
-    )
+    await placed(stock, reservations)
     paid = payment_succeeded("o1")
     await handlers.commit_stock(stock, reservations, paid)
     committed = [e for e in published.events if e.type == "StockCommitted"]
@@ -148,10 +153,7 @@ class FailingOnce(RecordingPublisher):
 async def test_a_commit_cut_off_before_its_event_went_out_sends_it_on_redelivery() -> None:
     publisher = FailingOnce()
     stock, reservations = inventory_stores(FakeKV(), publisher)
-    await seed(stock, "A", 5)
-    await handlers.reserve_stock(
-        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
-    )
+    await placed(stock, reservations)
     paid = payment_succeeded("o1")
     with pytest.raises(ConnectionError):  # not acked: JetStream delivers it again
         await handlers.commit_stock(stock, reservations, paid)
@@ -165,10 +167,7 @@ async def test_a_timer_redelivered_after_its_release_sends_the_release_again(
     stores: Stores, published: RecordingPublisher
 ) -> None:
     stock, reservations = stores
-    await seed(stock, "A", 5)
-    await handlers.reserve_stock(
-        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
-    )
+    await placed(stock, reservations)
     await reservations.mutate("o1", past_deadline)
     await handlers.release_stock(stock, reservations, "o1", reason="expired")
     first = [e.id for e in published.events]
@@ -189,10 +188,7 @@ async def test_a_timer_redelivered_after_its_release_sends_the_release_again(
 
 async def test_release_gives_stock_back_and_says_why(stores: Stores) -> None:
     stock, reservations = stores
-    await seed(stock, "A", 5)
-    await handlers.reserve_stock(
-        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
-    )
+    await placed(stock, reservations)
     await handlers.release_stock(stock, reservations, "o1", reason="payment_declined")
     await handlers.release_stock(stock, reservations, "o1", reason="payment_declined")
     item = await ledger(stock, "A")
@@ -205,10 +201,7 @@ async def test_release_gives_stock_back_and_says_why(stores: Stores) -> None:
 
 async def test_the_timer_defers_until_the_deadline_then_expires(stores: Stores) -> None:
     stock, reservations = stores
-    await seed(stock, "A", 5)
-    await handlers.reserve_stock(
-        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
-    )
+    await placed(stock, reservations)
     found = await reservations.get("o1")
     assert found is not None
     (opened,) = [e for e in found.value.outbox if isinstance(e, ReservationOpened)]
@@ -227,10 +220,7 @@ async def test_the_timer_defers_until_the_deadline_then_expires(stores: Stores) 
 
 async def test_payment_after_expiry_commits_nothing(stores: Stores) -> None:
     stock, reservations = stores
-    await seed(stock, "A", 5)
-    await handlers.reserve_stock(
-        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
-    )
+    await placed(stock, reservations)
     await handlers.release_stock(stock, reservations, "o1", reason="expired")
     await handlers.commit_stock(stock, reservations, payment_succeeded("o1"))
     item = await ledger(stock, "A")
@@ -366,10 +356,7 @@ async def test_a_commit_an_earlier_version_claimed_is_finished_with_its_event(
     # Earlier versions claimed (COMMITTING) without the event, which they wrote only when
     # finishing: a redelivery after an upgrade deducts the stock and still announces it.
     stock, reservations = stores
-    await seed(stock, "A", 5)
-    await handlers.reserve_stock(
-        stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
-    )
+    await placed(stock, reservations)
 
     def claimed_the_old_way(r: Reservation | None) -> Reservation | None:
         assert r is not None
