@@ -111,7 +111,7 @@ async def reserve_stock(
         )
     )
     if not await reservations.put_new(order_id, reservation):
-        return _outcome(await _as_answered(stock, reservations, order_id))
+        return _outcome(await _as_answered(stock, await _stored(reservations, order_id)))
 
     held: list[str] = []
     short: list[str] = []
@@ -134,7 +134,7 @@ async def reserve_stock(
         raise OutOfStock(short)
     if now() >= reservation.expires_at:
         # So slow that its timer may have fired meanwhile: answer with what is stored.
-        return _outcome(await _as_answered(stock, reservations, order_id))
+        return _outcome(await _as_answered(stock, await _stored(reservations, order_id)))
     reservation.status = ReservationStatus.HELD
     return reservation
 
@@ -145,12 +145,11 @@ async def _stored(reservations: Reservations, order_id: str) -> Reservation:
     return found.value
 
 
-async def _as_answered(stock: Stock, reservations: Reservations, order_id: str) -> Reservation:
+async def _as_answered(stock: Stock, reservation: Reservation) -> Reservation:
     """The reservation as its placing answered (or will answer): a stored `PENDING` one
     whose every hold is in place is `HELD` (otherwise its holds are still being placed, or
     their placing died mid-way, and the timer releases them at the deadline); a
     `COMMITTING` one whose every hold is gone (deducted) is `COMMITTED`."""
-    reservation = await _stored(reservations, order_id)
     status = reservation.status
     if status is ReservationStatus.PENDING and await _holds_are(stock, reservation, placed=True):
         reservation.status = ReservationStatus.HELD
@@ -173,9 +172,10 @@ async def _holds_are(stock: Stock, reservation: Reservation, *, placed: bool) ->
 
 async def reservation_view(stock: Stock, reservations: Reservations, order_id: str) -> Reservation:
     """A reservation as its placing answered; NotFound when there is none."""
-    if await reservations.get(order_id) is None:
+    found = await reservations.get(order_id)
+    if found is None:
         raise NotFound(f"no reservation for order {order_id}")
-    return await _as_answered(stock, reservations, order_id)
+    return await _as_answered(stock, found.value)
 
 
 def _outcome(reservation: Reservation) -> Reservation:
