@@ -220,27 +220,24 @@ async def _commit_hold(stock: Stock, sku: str, order_id: str) -> None:
     await stock.mutate(sku, change)
 
 
-async def _claim(
-    reservations: Reservations,
-    order_id: str,
-    *,
-    from_: set[ReservationStatus],
-    to: ReservationStatus,
-    reason: str | None = None,
+async def _claim_release(
+    reservations: Reservations, order_id: str, *, reason: str
 ) -> Reservation | None:
-    """Move a reservation into a working state; None when it is not ours to move."""
+    """Move a placed or held reservation to `RELEASING` for `reason`; None when it is not
+    this release's to move (committed, or released already)."""
     claimed: Reservation | None = None
 
     def change(current: Reservation | None) -> Reservation | None:
         nonlocal claimed
+        claimed = None  # decided again on a fresh read when a remembered one declined
         if current is None:
             return None
-        if current.status is to and (reason is None or current.release_reason == reason):
+        if current.status is ReservationStatus.RELEASING and current.release_reason == reason:
             claimed = current  # a crash left it mid-way: finish the job
             return None
-        if current.status not in from_:
+        if current.status not in (ReservationStatus.HELD, ReservationStatus.PENDING):
             return None
-        current.status = to
+        current.status = ReservationStatus.RELEASING
         current.release_reason = reason
         claimed = current
         return current
@@ -261,7 +258,7 @@ async def commit_stock(stock: Stock, reservations: Reservations, event: PaymentS
 
     A stored `PENDING` reservation is committed like a `HELD` one: a payment follows only a
     `HELD` answer, given once every hold was in place (`reserve_stock`), and since then
-    only a claim (this one, or a release's) takes holds away."""
+    only a claim (this one, or `_claim_release`) takes holds away."""
     claimed: Reservation | None = None
 
     def claim(current: Reservation | None) -> Reservation | None:
@@ -314,13 +311,7 @@ async def release_stock(
     stock: Stock, reservations: Reservations, order_id: str, *, reason: str
 ) -> None:
     """Give held units back and emit StockReleased (and ReservationExpired on expiry)."""
-    claimed = await _claim(
-        reservations,
-        order_id,
-        from_={ReservationStatus.HELD, ReservationStatus.PENDING},
-        to=ReservationStatus.RELEASING,
-        reason=reason,
-    )
+    claimed = await _claim_release(reservations, order_id, reason=reason)
     if claimed is None:  # released already (a redelivery?), or committed
         await reservations.announce_again(order_id, if_=_released_for(reason))
         return

@@ -368,3 +368,25 @@ async def test_a_commit_an_earlier_version_claimed_is_finished_with_its_event(
     assert [e.type for e in published.events] == ["StockCommitted"]
     item = await ledger(stock, "A")
     assert (item.on_hand, item.reserved, item.committed_units) == (3, 0, 2)
+
+
+async def test_a_release_redelivered_to_a_replica_that_saw_it_begin_sends_its_events() -> None:
+    # Replica one remembers the reservation as RELEASING (it claimed it, then was cut
+    # off); replica two finished the release. A redelivery on replica one is decided on a
+    # fresh read, not on the claim it remembers: it publishes the release's events again.
+    kv = FakeKV()
+    one_sent, two_sent = RecordingPublisher(), RecordingPublisher()
+    one, two = inventory_stores(kv, one_sent), inventory_stores(kv, two_sent)
+    await placed(*one)
+
+    def releasing(r: Reservation | None) -> Reservation | None:
+        assert r is not None
+        r.status, r.release_reason = ReservationStatus.RELEASING, "payment_declined"
+        return r
+
+    await one[1].mutate("o1", releasing)
+    await handlers.release_stock(*two, "o1", reason="payment_declined")
+    assert [e.type for e in two_sent.events] == ["StockReleased"]
+    await handlers.release_stock(*one, "o1", reason="payment_declined")
+    assert [e.id for e in one_sent.events] == [e.id for e in two_sent.events]
+    assert (await ledger(one[0], "A")).available == 5
