@@ -2,7 +2,7 @@
 
 Per checkout the platform makes 4 HTTP hops (the customer to the storefront, storefront
 to orders, orders to inventory, storefront to payments) and, by the count `make bench`
-takes from the server (`bench.nats_requests`), about 28 client-to-server NATS messages:
+takes from the server (`bench.nats_requests`), about 19 client-to-server NATS messages:
 key-value writes (compare-and-set, synced to disk), stream publishes, and deliveries
 acknowledged by durable pull consumers. This script makes
 exactly that mix, with raw aiohttp and raw nats-py, against a raw aiohttp server in a
@@ -35,15 +35,16 @@ from nats.js import api
 from junction_devtools.load import at_rate
 
 # One checkout's NATS traffic, step by step (docs/performance.md, "NATS messages per
-# checkout", adds them up to the 24 the server counts): key-value writes (storefront 2,
-# payments 2, orders 3, inventory 4, notifications 2), stream publishes (5), and
-# deliveries, each acknowledged (6: PaymentSucceeded has two consumers; the reservation
-# timer's first delivery is put back with a delay, its nak counted here). No reads: the
-# last ones, notifications' look for an email's record, are skipped on a first delivery.
-KV_WRITES = 13
-PUBLISHES = 5
+# checkout", adds them up to the 19 the server counts): key-value writes (storefront 2,
+# payments 1, orders 2, inventory 4, notifications 2), stream publishes (4: OrderCreated,
+# PaymentSucceeded, StockCommitted, OrderConfirmed), and deliveries, each acknowledged (4:
+# one consumer each; the reservation timer is not published when the payment comes within
+# its grace, decision 0015). No reads: the last ones, notifications' look for an email's
+# record, are skipped on a first delivery.
+KV_WRITES = 11
+PUBLISHES = 4
 UNCONSUMED = 0  # events no durable consumer reads (none since NotificationSent retired)
-DELIVERIES = 6
+DELIVERIES = 4
 HTTP_HOPS = 4
 
 
@@ -91,7 +92,7 @@ async def run_floor(
         api.KeyValueConfig(bucket=f"floor{run}", history=1, storage=api.StorageType.FILE)
     )
     # Every event but the last `unconsumed` of each checkout goes to consumer a; the first
-    # `extra` to b as well, as PaymentSucceeded goes to both inventory and orders.
+    # `extra` to b as well (an event with two consumers; none in a checkout now).
     consumed = mix.publishes - mix.unconsumed
     extra = mix.deliveries - consumed
     if not 0 <= extra <= consumed:

@@ -219,7 +219,7 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
                 await asyncio.to_thread(platform.restart, "nats-2")
             await asyncio.sleep(pause)
             for i in range(poison):
-                subject = "payments.PaymentSucceeded" if i % 2 else "orders.OrderConfirmed"
+                subject = "orders.OrderCancelled" if i % 2 else "orders.OrderConfirmed"
                 for attempt in range(20):  # the cluster may still be electing leaders
                     try:
                         await js.publish(
@@ -324,7 +324,8 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
             f"{sum(receipts[o] for o in ours) - len(ours)} resends with the same ID",
         )
 
-        # orders.OrderConfirmed has one consumer (notifications); payments.PaymentSucceeded two.
+        # orders.OrderConfirmed has one consumer (notifications); orders.OrderCancelled two
+        # (notifications, payments).
         expected = sum(1 if i % 2 == 0 else 2 for i in range(poison))
         nc = await operator_connection(platform)
         js = nc.jetstream()

@@ -479,3 +479,90 @@ async def test_settle_decides_what_is_new_on_the_value_it_writes_after_a_lost_ra
     # that read, so `second` (announced by the other replica) is not published again.
     await one.settle("a", announce(first))
     assert [e.id for e in published.events] == [first.id, second.id]
+
+
+def deferring(publisher: RecordingPublisher, seconds: float) -> OutboxRelay:
+    """A relay that holds back every event for `seconds` (`OutboxRelay.defer`)."""
+    relay = OutboxRelay(publisher)
+    relay.defer(lambda event: seconds)
+    return relay
+
+
+def drop_outbox(c: Counter | None) -> Counter | None:
+    """A change that settles the aggregate so that its pending events are moot."""
+    assert c is not None
+    c.value += 100
+    c.outbox = []
+    return c
+
+
+async def test_a_deferred_event_waits_then_is_published_from_the_stored_outbox() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    relay = deferring(publisher, 0.05)
+    store = make_store(kv, relay)
+    await store.mutate("a", record_created)
+    await asyncio.sleep(0.01)
+    assert publisher.events == [] and relay.deferred(store, "a")  # still waiting
+    await asyncio.sleep(0.15)
+    assert [e.order_id for e in publisher.events] == ["o1"]
+    found = await store.get("a")
+    assert found is not None and found.value.outbox == [] and not relay.deferred(store, "a")
+
+
+async def test_a_deferred_event_its_own_process_drops_is_never_published() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    relay = deferring(publisher, 0.05)
+    store = make_store(kv, relay)
+    await store.mutate("a", record_created)
+    await store.mutate("a", drop_outbox)  # written by the same process: withdrawn
+    assert not relay.deferred(store, "a")
+    reads, writes = kv.reads, kv.writes
+    await asyncio.sleep(0.15)
+    await relay.close(timeout=5)
+    assert publisher.events == [] and (kv.reads, kv.writes) == (reads, writes)
+
+
+async def test_a_deferred_event_another_process_dropped_is_read_and_not_published() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    relay = deferring(publisher, 0.05)
+    mine, theirs = make_store(kv, relay), make_store(kv)  # two replicas, one bucket
+    await mine.mutate("a", record_created)
+    await theirs.mutate("a", drop_outbox)  # the other replica settles it
+    await asyncio.sleep(0.15)  # the wait ends: one read finds nothing left to publish
+    assert publisher.events == []
+    found = await mine.get("a")
+    assert found is not None and found.value.value == 101
+
+
+async def test_shutdown_publishes_deferred_events_at_once() -> None:
+    kv, publisher = FakeKV(), RecordingPublisher()
+    relay = deferring(publisher, 30.0)
+    store = make_store(kv, relay)
+    await store.mutate("a", record_created)
+    await relay.close(timeout=5)  # a replica scaled down must not take its timers along
+    assert [e.order_id for e in publisher.events] == ["o1"]
+    found = await store.get("a")
+    assert found is not None and found.value.outbox == []
+
+
+async def test_a_deferred_event_a_crash_left_in_the_outbox_is_swept_at_start_up() -> None:
+    kv = FakeKV()
+    await make_store(kv, deferring(RecordingPublisher(), 30.0)).mutate("a", record_created)
+    # ... and that process dies before the wait ends. The next one to start sweeps.
+    publisher = RecordingPublisher()
+    relay = deferring(publisher, 30.0)
+    store = make_store(kv, relay)
+    assert await relay.sweep() == 1
+    assert [e.order_id for e in publisher.events] == ["o1"]
+    found = await store.get("a")
+    assert found is not None and found.value.outbox == []
+
+
+async def test_an_event_deferred_by_zero_goes_out_at_once() -> None:
+    publisher = RecordingPublisher()
+    relay = deferring(publisher, 0.0)
+    store = make_store(FakeKV(), relay)
+    await store.mutate("a", record_created)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert [e.order_id for e in publisher.events] == ["o1"]

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from junction.contracts.common import OrderLine
+from junction.contracts.events import ReservationOpened
 from junction.contracts.inventory import ReservationStatus
 from junction.errors import Conflict
 from junction.store.aggregates import Aggregate
@@ -73,6 +74,13 @@ class Reservation(Aggregate):
     @property
     def total_cents(self) -> int:
         return sum(self.prices.get(sku, 0) * qty for sku, qty in self.lines.items())
+
+    def stop_timer(self) -> None:
+        """Take the expiry timer out of the outbox: the reservation is being committed,
+        released or refused, and the timer would find nothing to do at its deadline. Not
+        yet published (it waits out `JUNCTION_RESERVATION_TIMER_GRACE_SECONDS`, decision
+        0015), it is never published; published, this write is its clear."""
+        self.outbox = [e for e in self.outbox if not isinstance(e, ReservationOpened)]
 
     @property
     def reserved_lines(self) -> list[OrderLine]:

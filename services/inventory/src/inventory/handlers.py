@@ -11,12 +11,13 @@ from inventory.domain import ProductConflict, Reservation, StockItem
 from junction.clock import now
 from junction.contracts.errors import OutOfStock, UnknownSkus
 from junction.contracts.events import (
+    EventEnvelope,
     PaymentSucceeded,
     ReservationExpired,
     ReservationOpened,
     ReservationTimer,
+    StockCommit,
     StockCommitted,
-    StockLines,
     StockRelease,
     StockReleased,
 )
@@ -127,6 +128,7 @@ async def reserve_stock(
                 return None
             current.status = ReservationStatus.REJECTED
             current.short_skus = short
+            current.stop_timer()
             return current
 
         if await reservations.mutate(order_id, reject) is None:
@@ -239,6 +241,7 @@ async def _claim_release(
             return None
         current.status = ReservationStatus.RELEASING
         current.release_reason = reason
+        current.stop_timer()
         claimed = current
         return current
 
@@ -273,11 +276,11 @@ async def commit_stock(stock: Stock, reservations: Reservations, event: PaymentS
             # (claimed by an earlier version, which wrote the event only when finishing)
         elif current.status in (ReservationStatus.HELD, ReservationStatus.PENDING):
             current.status = ReservationStatus.COMMITTING
+            current.stop_timer()
         else:
             return None
-        current.announce(
-            StockCommitted(order_id=current.order_id, data=StockLines(lines=current.lines))
-        )
+        paid = StockCommit(lines=current.lines, paid_at=event.occurred_at)
+        current.announce(StockCommitted(order_id=current.order_id, data=paid))
         claimed = current
         return current
 
@@ -330,6 +333,15 @@ async def release_stock(
         return current
 
     await reservations.settle(order_id, finish)
+
+
+def timer_delay(grace_seconds: float, event: EventEnvelope) -> float | None:
+    """How long a reservation's timer waits in its outbox before it is published (the
+    relay's `defer`): the grace, or less when the deadline comes sooner. Other events go
+    out at once."""
+    if not isinstance(event, ReservationOpened):
+        return None
+    return min(grace_seconds, (event.data.expires_at - now()).total_seconds())
 
 
 async def expire_reservation(

@@ -51,7 +51,9 @@ def create_app(settings: InventorySettings | None = None) -> FastAPI:
     app = runtime.http_app(api.router)
 
     async def start(rt: ServiceRuntime) -> None:
-        inv = build_deps(settings, await rt.bucket(settings.bucket), rt.relay())
+        relay = rt.relay()
+        relay.defer(partial(handlers.timer_delay, settings.reservation_timer_grace_seconds))
+        inv = build_deps(settings, await rt.bucket(settings.bucket), relay)
         if settings.seed_catalogue:  # idempotent, so retried while a new bucket settles
             for product in SEED:
                 await when_ready(

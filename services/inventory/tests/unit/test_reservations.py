@@ -7,7 +7,7 @@ from inventory import handlers
 from inventory.domain import Reservation, StockItem
 from junction.clock import now
 from junction.contracts.errors import OutOfStock, UnknownSkus
-from junction.contracts.events import EventEnvelope, ReservationOpened, StockReleased
+from junction.contracts.events import ReservationOpened, StockReleased
 from junction.contracts.inventory import ReservationStatus
 from junction.errors import Defer
 from junction.store.aggregates import AggregateStore
@@ -130,28 +130,15 @@ async def test_commit_deducts_once_even_when_redelivered(
     assert found is not None
     # StockCommitted is published by the handler before the payment event is acked, not
     # kept in the outbox (nothing to clear); the redelivery publishes the same event again.
-    assert [e.type for e in found.value.outbox] == ["ReservationOpened"]
+    # The claim took the expiry timer out of the outbox: it has nothing left to do.
+    assert found.value.outbox == []
     assert [e.type for e in found.value.notices] == ["StockCommitted"]
     assert len(committed) == 1
     assert [e.id for e in published.events if e.type == "StockCommitted"] == [committed[0].id] * 2
 
 
-class FailingOnce(RecordingPublisher):
-    """A publisher whose first publish fails (NATS lost between the write and the publish)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.failed = False
-
-    async def publish(self, event: EventEnvelope) -> None:
-        if not self.failed:
-            self.failed = True
-            raise ConnectionError("lost")
-        await super().publish(event)
-
-
 async def test_a_commit_cut_off_before_its_event_went_out_sends_it_on_redelivery() -> None:
-    publisher = FailingOnce()
+    publisher = RecordingPublisher(fail_times=1)
     stock, reservations = inventory_stores(FakeKV(), publisher)
     await placed(stock, reservations)
     paid = payment_succeeded("o1")
@@ -390,3 +377,61 @@ async def test_a_release_redelivered_to_a_replica_that_saw_it_begin_sends_its_ev
     await handlers.release_stock(*one, "o1", reason="payment_declined")
     assert [e.id for e in one_sent.events] == [e.id for e in two_sent.events]
     assert (await ledger(one[0], "A")).available == 5
+
+
+def test_a_timer_waits_out_its_grace_or_less_when_the_deadline_is_sooner() -> None:
+    far = reservation_opened("o1", expires_at=now() + timedelta(seconds=900))
+    near = reservation_opened("o2", expires_at=now() + timedelta(seconds=1))
+    assert handlers.timer_delay(5.0, far) == 5.0
+    assert 0.5 < (handlers.timer_delay(5.0, near) or 0) <= 1.0
+    assert handlers.timer_delay(5.0, payment_succeeded("o1")) is None  # the rest: at once
+
+
+def timer_deferring_stores(kv: FakeKV, publisher: RecordingPublisher, grace: float) -> Stores:
+    """Inventory's stores with its relay holding timers back, as `main` builds them."""
+    relay = OutboxRelay(publisher)
+    relay.defer(lambda event: handlers.timer_delay(grace, event))
+    return (
+        AggregateStore(kv, StockItem, prefix="sku", relay=relay),
+        AggregateStore(kv, Reservation, prefix="reservation", relay=relay),
+    )
+
+
+async def test_a_reservation_committed_within_the_grace_never_publishes_its_timer() -> None:
+    kv, published = FakeKV(), RecordingPublisher()
+    stock, reservations = timer_deferring_stores(kv, published, grace=0.1)
+    await placed(stock, reservations)
+    await handlers.commit_stock(stock, reservations, payment_succeeded("o1"))
+    await asyncio.sleep(0.3)  # past the grace
+    assert [e.type for e in published.events] == ["StockCommitted"]
+    found = await reservations.get("o1")
+    assert found is not None and found.value.outbox == []
+
+
+async def test_a_refused_reservation_never_publishes_its_timer() -> None:
+    kv, published = FakeKV(), RecordingPublisher()
+    stock, reservations = timer_deferring_stores(kv, published, grace=0.1)
+    await seed(stock, "A", 1)
+    with pytest.raises(OutOfStock):
+        await handlers.reserve_stock(
+            stock, reservations, order_id="o1", lines={"A": 2}, hold_seconds=60
+        )
+    await asyncio.sleep(0.3)
+    assert published.events == []
+
+
+async def test_a_reservation_left_waiting_publishes_its_timer_after_the_grace() -> None:
+    kv, published = FakeKV(), RecordingPublisher()
+    stock, reservations = timer_deferring_stores(kv, published, grace=0.1)
+    await placed(stock, reservations)  # and no payment comes
+    await asyncio.sleep(0.02)
+    assert published.events == []
+    await asyncio.sleep(0.3)
+    found = await reservations.get("o1")
+    assert found is not None and found.value.outbox == []  # published, then cleared
+    assert [e.type for e in published.events] == ["ReservationOpened"]
+    # Its consumer waits for the deadline, and then releases the hold, as before.
+    (timer,) = published.events
+    assert isinstance(timer, ReservationOpened)
+    with pytest.raises(Defer):
+        await handlers.expire_reservation(stock, reservations, timer)

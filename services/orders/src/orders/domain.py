@@ -16,7 +16,6 @@ from junction.contracts.events import (
     OrderSummary,
     PaymentFailed,
     PaymentRefunded,
-    PaymentSucceeded,
     ReservationExpired,
     StockCommitted,
     StockReleased,
@@ -26,17 +25,10 @@ from junction.store.aggregates import Aggregate
 
 # The events of other services that move an order or extend its timeline. Not the emails
 # sent about it: notifications keeps those, and storefront shows them beside the timeline
-# (docs/decisions/0011-announced-events.md).
-FollowUp = (
-    PaymentSucceeded
-    | PaymentFailed
-    | PaymentRefunded
-    | StockCommitted
-    | StockReleased
-    | ReservationExpired
-)
+# (docs/decisions/0011-announced-events.md). Not PaymentSucceeded: StockCommitted, which
+# inventory publishes for it, says when the payment was approved (decision 0016).
+FollowUp = PaymentFailed | PaymentRefunded | StockCommitted | StockReleased | ReservationExpired
 FOLLOW_UPS: tuple[type[FollowUp], ...] = (
-    PaymentSucceeded,
     PaymentFailed,
     PaymentRefunded,
     StockCommitted,
@@ -91,15 +83,14 @@ class Order(Aggregate):
         self.mark_processed(event.id)
         at = event.occurred_at
         match event:
-            case PaymentSucceeded():
-                self.note("payments", "payment_approved", at)
-                if self.status is OrderStatus.PENDING_PAYMENT:
-                    self.status = OrderStatus.PAID
             case PaymentFailed():
                 self.note("payments", "payment_declined", at)
             case PaymentRefunded():
+                if event.data.charged_at is not None:  # approved after its stock was let go
+                    self._paid(event.data.charged_at)
                 self.note("payments", "payment_refunded", at)
             case StockCommitted():
+                self._paid(event.data.paid_at or at)
                 self.note("inventory", "stock_committed", at)
                 if self.status not in TERMINAL:
                     self._confirm()
@@ -110,6 +101,12 @@ class Order(Aggregate):
                 if self.status not in TERMINAL:
                     self._cancel(event.data.reason)
         return True
+
+    def _paid(self, at: datetime) -> None:
+        """Note the approved payment, once (an order stored by an earlier version may have
+        noted it from PaymentSucceeded)."""
+        if not any(e.event == "payment_approved" for e in self.timeline):
+            self.note("payments", "payment_approved", at)
 
     def _confirm(self) -> None:
         self.status = OrderStatus.CONFIRMED

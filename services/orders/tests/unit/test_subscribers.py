@@ -1,8 +1,11 @@
 """Orders' subscribers, driven message by message through a real consumer's ack policy,
 with an in-memory store."""
 
+from datetime import timedelta
+
 import pytest
 
+from junction.clock import now
 from junction.contracts.events import PaymentSucceeded, StockCommitted
 from junction.messaging.consumer import durable_consumer
 from junction.store.aggregates import AggregateStore
@@ -15,7 +18,7 @@ from junction_devtools.fakes import (
     RecordingPublisher,
     Subscriptions,
 )
-from junction_devtools.samples import LINE, payment_succeeded, stock_committed
+from junction_devtools.samples import LINE, stock_committed
 from orders import subscribers
 from orders.deps import OrdersDeps
 from orders.domain import FOLLOW_UPS, Order
@@ -35,21 +38,20 @@ async def test_follow_up_events_move_the_order_to_confirmed() -> None:
     )
     assert set(subscriptions.handlers) == set(FOLLOW_UPS)
 
+    assert PaymentSucceeded not in subscriptions.handlers  # StockCommitted says it (0016)
+
     dead_letters = RecordingDeadLetters()
-    succeeded = durable_consumer(
-        settings, PaymentSucceeded, subscriptions.handlers[PaymentSucceeded], dead_letters
-    )
     committed = durable_consumer(
         settings, StockCommitted, subscriptions.handlers[StockCommitted], dead_letters
     )
-    delivered = [FakeMsg(payment_succeeded("o1")), FakeMsg(stock_committed("o1"))]
-    await succeeded.handle(delivered[0])
-    await committed.handle(delivered[1])
+    paid_at = now() - timedelta(milliseconds=40)
+    delivered = [FakeMsg(stock_committed("o1", paid_at=paid_at))]
+    await committed.handle(delivered[0])
     # A malformed message is dead-lettered without reaching the handler.
     poison = FakeMsg(b"{not json", subject="inventory.StockCommitted")
     await committed.handle(poison)
 
-    assert [m.settled for m in delivered] == [["ack"], ["ack"]]
+    assert [m.settled for m in delivered] == [["ack"]]
     assert poison.settled == ["term"]
     assert dead_letters.sent == [
         ("inventory.StockCommitted", "orders-StockCommitted", "malformed event: invalid body")
@@ -61,6 +63,8 @@ async def test_follow_up_events_move_the_order_to_confirmed() -> None:
         "stock_committed",
         "order_confirmed",
     ]
+    assert found.value.timeline[-3].at == paid_at  # the payment's time, as inventory saw it
+    assert found.value.status.value == "CONFIRMED"
     # OrderConfirmed went out before StockCommitted was acked, and stays out of the outbox.
     assert [e.type for e in published.events] == ["OrderConfirmed"]
     assert [e.type for e in found.value.notices] == ["OrderConfirmed"]

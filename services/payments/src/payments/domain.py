@@ -42,7 +42,9 @@ class Payment(Aggregate):
             decline_reason=None if approved else "card_declined",
         )
         outcome = PaymentOutcome(amount_cents=amount_cents, reason=payment.decline_reason)
-        payment.record(
+        # Kept with the charge, not in its outbox: the charge's handler publishes it before
+        # it answers (decision 0014), so it needs no write to clear it.
+        payment.announce(
             PaymentSucceeded(order_id=order_id, data=outcome)
             if approved
             else PaymentFailed(order_id=order_id, data=outcome)
@@ -57,7 +59,8 @@ class Payment(Aggregate):
         self.refunded_at = now()
         self.announce(
             PaymentRefunded(
-                order_id=self.order_id, data=PaymentAmount(amount_cents=self.amount_cents)
+                order_id=self.order_id,
+                data=PaymentAmount(amount_cents=self.amount_cents, charged_at=self.charged_at),
             )
         )
         return True

@@ -4,8 +4,9 @@ import pytest
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
+from junction.store.outbox import OutboxRelay
 from junction.web.app import AlwaysReady, build_app
-from junction_devtools.fakes import FakeKV
+from junction_devtools.fakes import FakeKV, RecordingPublisher
 from junction_devtools.testing import http_client, service_app
 from payments import api
 from payments.faults import ChargeFaults
@@ -24,7 +25,8 @@ CHARGE = {
 
 def app(settings: PaymentsSettings | None = None) -> FastAPI:
     settings = settings or PaymentsSettings(log_json=False)
-    return service_app(api.router, deps=build_deps(settings, FakeKV()), settings=settings)
+    relay = OutboxRelay(RecordingPublisher())
+    return service_app(api.router, deps=build_deps(settings, FakeKV(), relay), settings=settings)
 
 
 async def test_an_order_is_charged_once() -> None:

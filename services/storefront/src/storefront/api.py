@@ -103,7 +103,9 @@ async def place_checkout(
 
 @router.get("/orders/{order_id}")
 async def get_order(order_id: OrderId, deps: StorefrontDep) -> CustomerOrder:
-    order = await read_order(deps.orders, deps.notifications, order_id)
+    order = await read_order(
+        order_id, orders=deps.orders, payments=deps.payments, notifications=deps.notifications
+    )
     return CustomerOrder.model_validate(order, from_attributes=True)
 
 

@@ -4,7 +4,12 @@ docs/decisions/0011-announced-events.md).
 
 The two reads go out at once. Without notifications (down, or its breaker open) the order
 is shown all the same, without its emails: the page says what orders knows, and a live
-page reads again soon (`pages.order_live`)."""
+page reads again soon (`pages.order_live`).
+
+An order still waiting for payment may have been paid already: orders learns of the
+payment only when inventory has committed its stock (decision 0016). So such an order's
+payment is read from payments, and shown `PAID` when it was approved; this costs a read
+only in the moment between the two."""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ import logging
 
 from junction.client import ServiceCalls, ServiceError
 from junction.contracts.notifications import OrderEmails
-from junction.contracts.orders import OrderView
+from junction.contracts.orders import OrderStatus, OrderView
+from junction.contracts.payments import PaymentStatus, PaymentView
 from junction.errors import DependencyUnavailable, NotFound
 from storefront.views import with_emails
 
@@ -30,14 +36,18 @@ async def order_of(orders: ServiceCalls, order_id: str) -> OrderView:
         raise
 
 
-async def read_order(orders: ServiceCalls, notifications: ServiceCalls, order_id: str) -> OrderView:
+async def read_order(
+    order_id: str, *, orders: ServiceCalls, payments: ServiceCalls, notifications: ServiceCalls
+) -> OrderView:
     """The order with its emails; NotFound when orders has no such order."""
-    order, _ = await read_order_and_emails(orders, notifications, order_id)
+    order, _ = await read_order_and_emails(
+        order_id, orders=orders, payments=payments, notifications=notifications
+    )
     return order
 
 
 async def read_order_and_emails(
-    orders: ServiceCalls, notifications: ServiceCalls, order_id: str
+    order_id: str, *, orders: ServiceCalls, payments: ServiceCalls, notifications: ServiceCalls
 ) -> tuple[OrderView, bool]:
     """The order with its emails, and whether its emails could be read."""
     order, emails = await asyncio.gather(
@@ -47,6 +57,7 @@ async def read_order_and_emails(
     )
     if isinstance(order, BaseException):
         raise order
+    order = await with_payment(payments, order)
     if isinstance(emails, (ServiceError, DependencyUnavailable)):
         logger.warning(
             "order shown without its emails",
@@ -56,3 +67,17 @@ async def read_order_and_emails(
     if isinstance(emails, BaseException):
         raise emails
     return with_emails(order, emails), True
+
+
+async def with_payment(payments: ServiceCalls, order: OrderView) -> OrderView:
+    """The order, `PAID` if it still waits for payment but payments approved the charge;
+    as it is when payments has no charge for it, or cannot answer now."""
+    if order.status is not OrderStatus.PENDING_PAYMENT:
+        return order
+    try:
+        payment = await payments.get(f"/payments/{order.order_id}", PaymentView)
+    except (ServiceError, DependencyUnavailable):
+        return order  # not charged yet (404), or not known now: what orders says
+    if payment.status is not PaymentStatus.APPROVED:
+        return order
+    return order.model_copy(update={"status": OrderStatus.PAID})

@@ -213,7 +213,9 @@ async def _place(body: CheckoutBody, deps: StorefrontDeps, key: str | None) -> A
 
 
 async def load_order(deps: StorefrontDeps, order_id: str) -> OrderView:
-    return await read_order(deps.orders, deps.notifications, order_id)
+    return await read_order(
+        order_id, orders=deps.orders, payments=deps.payments, notifications=deps.notifications
+    )
 
 
 async def load_trace(deps: StorefrontDeps, trace_id: str | None) -> list[Span] | None:
@@ -299,7 +301,10 @@ async def order_live(order_id: OrderId, request: Request, deps: StorefrontDep) -
                     yield sse("reconnect", {})
                     return
                 order, emails_read = await read_order_and_emails(
-                    deps.orders, deps.notifications, order_id
+                    order_id,
+                    orders=deps.orders,
+                    payments=deps.payments,
+                    notifications=deps.notifications,
                 )
                 context = order_context(deps, order, await load_trace(deps, order.trace_id))
                 fresh = {k: v for k, v in sections(context).items() if sent.get(k) != v}

@@ -176,5 +176,34 @@ async def test_an_order_is_shown_without_its_emails_when_notifications_cannot_an
     assert found.status_code == 200 and found.json()["status"] == "CONFIRMED"
     assert missing.status_code == 404  # orders decides whether the order exists
     # A live page learns that the emails are still unknown, and reads again soon.
-    shown, emails_read = await read_order_and_emails(orders, down, "x")
+    shown, emails_read = await read_order_and_emails(
+        "x", orders=orders, payments=payments, notifications=down
+    )
     assert shown.status is OrderStatus.CONFIRMED and not emails_read
+
+
+@pytest.mark.parametrize(
+    ("charge", "shown"),
+    [
+        (PaymentStatus.APPROVED, OrderStatus.PAID),  # paid; its stock not yet committed
+        (PaymentStatus.DECLINED, OrderStatus.PENDING_PAYMENT),  # its release is on its way
+        (None, OrderStatus.PENDING_PAYMENT),  # not charged yet: payments answers 404
+    ],
+)
+async def test_an_order_waiting_for_payment_is_shown_paid_once_payments_approved_it(
+    charge: PaymentStatus | None, shown: OrderStatus
+) -> None:
+    # Orders learns of the payment from StockCommitted (decision 0016), so between the
+    # charge and the commit it still says PENDING_PAYMENT: payments is asked.
+    orders, inventory, payments = platform()
+    orders.answer("GET", "/orders/w", order().model_copy(update={"order_id": "w"}))
+    if charge is not None:
+        view = PaymentView(order_id="w", status=charge, amount_cents=300, decline_reason=None)
+        payments.answer("GET", "/payments/w", view)
+    async with http_client(app(orders, inventory, payments)) as http:
+        found = await http.get("/api/orders/w")
+        confirmed = await http.get("/api/orders/x")
+    assert found.status_code == 200 and found.json()["status"] == shown.value
+    assert confirmed.json()["status"] == "CONFIRMED"
+    # Only the order waiting for payment costs a read of payments.
+    assert [path for method, path, _ in payments.sent if method == "GET"] == ["/payments/w"]

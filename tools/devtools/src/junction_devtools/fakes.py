@@ -79,12 +79,17 @@ def subject_matches(pattern: str, subject: str) -> bool:
 
 
 class RecordingPublisher:
-    """An `EventPublisher` that keeps what it was given."""
+    """An `EventPublisher` that keeps what it was given, failing the first `fail_times`
+    publishes (NATS lost between a write and its publish)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fail_times: int = 0) -> None:
         self.events: list[EventEnvelope] = []
+        self.fail_times = fail_times
 
     async def publish(self, event: EventEnvelope) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise ConnectionError("nats lost")
         self.events.append(event)
 
 

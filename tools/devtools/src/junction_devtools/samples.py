@@ -17,8 +17,8 @@ from junction.contracts.events import (
     PaymentSucceeded,
     ReservationOpened,
     ReservationTimer,
+    StockCommit,
     StockCommitted,
-    StockLines,
     StockRelease,
     StockReleased,
 )
@@ -54,8 +54,10 @@ def payment_failed(order_id: str, amount_cents: int = 2400) -> PaymentFailed:
     return PaymentFailed(order_id=order_id, data=outcome)
 
 
-def stock_committed(order_id: str) -> StockCommitted:
-    return StockCommitted(order_id=order_id, data=StockLines(lines={LINE.sku: LINE.quantity}))
+def stock_committed(order_id: str, paid_at: datetime | None = None) -> StockCommitted:
+    return StockCommitted(
+        order_id=order_id, data=StockCommit(lines={LINE.sku: LINE.quantity}, paid_at=paid_at)
+    )
 
 
 def stock_released(order_id: str, reason: str = "payment_declined") -> StockReleased:

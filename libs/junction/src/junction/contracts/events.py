@@ -51,6 +51,13 @@ class StockRelease(StockLines):
     reason: str
 
 
+class StockCommit(StockLines):
+    # When the payment that committed the stock was approved: orders learns of the payment
+    # from StockCommitted, not from PaymentSucceeded (decision 0016). None from earlier
+    # versions.
+    paid_at: IsoDateTime | None = None
+
+
 class NoData(Payload):
     pass
 
@@ -62,6 +69,9 @@ class PaymentOutcome(Payload):
 
 class PaymentAmount(Payload):
     amount_cents: int
+    # When the refunded charge was approved (PaymentRefunded), for the order's timeline:
+    # orders does not follow PaymentSucceeded (decision 0016). None from earlier versions.
+    charged_at: IsoDateTime | None = None
 
 
 class EmailSent(Payload):
@@ -127,7 +137,7 @@ class StockCommitted(EventEnvelope):
 
     type: Literal["StockCommitted"] = "StockCommitted"
     source: Literal["inventory"] = "inventory"
-    data: StockLines
+    data: StockCommit
 
 
 class StockReleased(EventEnvelope):

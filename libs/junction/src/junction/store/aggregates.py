@@ -41,8 +41,9 @@ class Aggregate(BaseModel):
         """Keep an event with this aggregate, for the handler of the delivered event that
         caused this change to publish before that delivery is acknowledged
         (`AggregateStore.settle`). Kept, never cleared: a redelivery publishes it again
-        (`announce_again`). Only for the few events of a change a delivery causes; a
-        change an HTTP request causes uses the outbox (`record`)."""
+        (`announce_again`). Only for the few events of a change a delivery causes, or a
+        request whose callers retry until answered (payments' charge, decision 0014);
+        other changes an HTTP request causes use the outbox (`record`)."""
         self.notices.append(event)
 
     def has_processed(self, event_id: str) -> bool:
@@ -264,9 +265,14 @@ class AggregateStore(Generic[A]):
                     if known is None:  # a real race with another writer: back off a little
                         await asyncio.sleep(min(0.002 * (attempt + 1), 0.05))
                     continue
+                kept = {e.id for e in updated.outbox}
                 fresh = [e for e in updated.outbox if e.id not in pending_before]
-                if dropped and self._relay is not None:
-                    self._relay.cleared(self, ident, dropped)
+                # What left the stored outbox with this write: the relay's published events
+                # it dropped, and any the change itself took out (a deferred timer that its
+                # aggregate no longer needs: withdrawn, never published).
+                gone = dropped | (pending_before - kept)
+                if gone and self._relay is not None:
+                    self._relay.cleared(self, ident, gone)
                 self._written(ident, revision, payload, fresh)
                 return updated
         raise ConcurrencyConflict(f"{key}: {self._cas_attempts} compare-and-set attempts lost")
@@ -306,10 +312,12 @@ class AggregateStore(Generic[A]):
         return len(found.value.notices)
 
     async def publish_notices(self, events: list[Event]) -> None:
-        """Publish events an aggregate announced, now, for a handler whose delivered
+        """Publish events an aggregate announced, now: for a handler whose delivered
         event's change was written before work elsewhere that must come first (inventory's
-        commit: the reservation claimed, then the stock deducted, then `StockCommitted`).
-        The same contract as `settle`: the delivery is acked only after this returns."""
+        commit: the reservation claimed, then the stock deducted, then `StockCommitted`),
+        and for a request whose caller retries what it was not answered (payments' charge).
+        The same contract as `settle`: the delivery is acked, or the request answered, only
+        after this returns."""
         await self._announce(events)
 
     async def _announce(self, events: list[Event]) -> None:
