@@ -320,7 +320,10 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
         pending = {oid for _, oid, _ in ledger}
         while pending and time.monotonic() < deadline:
             for oid in list(pending):
-                reply = await shop.order(oid)
+                try:
+                    reply = await shop.order(oid)
+                except (aiohttp.ClientError, TimeoutError):
+                    continue  # not read this round (the storefront dropped the connection)
                 if reply.status == 200 and reply.body["status"] in TERMINAL:
                     orders[oid] = reply.body
                     pending.discard(oid)

@@ -248,7 +248,11 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
         while pending and time.monotonic() < deadline:
             still = []
             for attempt in pending:
-                reply = await shop.order(attempt.order_id)
+                try:
+                    reply = await shop.order(attempt.order_id)
+                except (aiohttp.ClientError, TimeoutError):
+                    still.append(attempt)  # not read this round: asked again
+                    continue
                 if reply.status == 404 and attempt.status in (409, 422):
                     orders[attempt.order_id] = None
                 elif reply.status == 200 and reply.body["status"] in TERMINAL:

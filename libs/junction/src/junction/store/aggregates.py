@@ -41,8 +41,8 @@ class Aggregate(BaseModel):
         """Keep an event with this aggregate, for the handler of the delivered event that
         caused this change to publish before that delivery is acknowledged
         (`AggregateStore.settle`). Kept, never cleared: a redelivery publishes it again
-        (`announce_again`). Only for the few events of a change a delivery causes, or a
-        request whose callers retry until answered (payments' charge, decision 0014);
+        (`announce_again`). Only for the few events of a change a delivery causes, or of
+        a request whose failure its caller retries (payments' charge, decision 0014);
         other changes an HTTP request causes use the outbox (`record`)."""
         self.notices.append(event)
 
