@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -45,12 +46,38 @@ def ports_from_env(env: dict[str, str] | None = None) -> dict[str, int]:
     }
 
 
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel picks outgoing connections' local ports from."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_ports(names: list[str] | tuple[str, ...] = tuple(DEFAULT_PORTS)) -> dict[str, int]:
-    """Distinct free loopback ports, for tests that run beside a `make run`."""
-    socks, ports = [], {}
+    """Distinct free loopback ports, for tests that run beside a `make run`.
+
+    Chosen below the ephemeral range: a port the kernel handed out (`bind(0)`) is one it
+    may hand out again, as the local port of any process's outgoing connection, in the
+    moment between this choice and the service's own bind (a storefront once failed to
+    start on `address already in use` that way)."""
+    low = ephemeral_ports()[0]
+    candidates = list(range(20000, low)) if low > 21000 else []
+    random.shuffle(candidates)
+    socks: list[socket.socket] = []
+    ports: dict[str, int] = {}
     for name in names:
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        while True:
+            port = candidates.pop() if candidates else 0
+            try:
+                s.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                if port == 0:
+                    raise
+                # taken: the next candidate
         socks.append(s)
         ports[name] = s.getsockname()[1]
     for s in socks:
