@@ -53,8 +53,5 @@ async def refund_if_cancelled(payments: Payments, event: OrderCancelled) -> None
         return payment if payment.order_cancelled() else None
 
     if await payments.settle(event.order_id, change) is None:  # a repeat: refund announced?
-        found = await payments.get(event.order_id)
-        if found is not None:  # the refund only, not the charge's outcome kept beside it
-            await payments.publish_notices(
-                [e for e in found.value.notices if isinstance(e, PaymentRefunded)]
-            )
+        # The refund only, not the charge's outcome kept beside it.
+        await payments.announce_again(event.order_id, only=(PaymentRefunded,))

@@ -252,7 +252,7 @@ class AggregateStore(Generic[A]):
                         self._known.pop(key, None)
                         continue
                     return None
-                dropped = self._drop_published(ident, updated)
+                self._drop_published(ident, updated)
                 updated.outbox = stamp_trace(updated.outbox)
                 updated.notices = stamp_trace(updated.notices)
                 payload = updated.model_dump_json().encode()
@@ -270,7 +270,7 @@ class AggregateStore(Generic[A]):
                 # What left the stored outbox with this write: the relay's published events
                 # it dropped, and any the change itself took out (a deferred timer that its
                 # aggregate no longer needs: withdrawn, never published).
-                gone = dropped | (pending_before - kept)
+                gone = pending_before - kept
                 if gone and self._relay is not None:
                     self._relay.cleared(self, ident, gone)
                 self._written(ident, revision, payload, fresh)
@@ -299,17 +299,25 @@ class AggregateStore(Generic[A]):
             await self._announce([e for e in updated.notices if e.id not in announced_before])
         return updated
 
-    async def announce_again(self, ident: str, *, if_: Callable[[A], bool] | None = None) -> int:
+    async def announce_again(
+        self,
+        ident: str,
+        *,
+        if_: Callable[[A], bool] | None = None,
+        only: tuple[type[Event], ...] | None = None,
+    ) -> int:
         """Publish again every event the aggregate announced (a redelivery of the event
         that caused them, which may have been cut off before they went out), only when
-        `if_` holds of it if given; how many."""
+        `if_` holds of it if given, and only those of the types `only` names if given (an
+        aggregate may keep events of several causes); how many."""
         found = await self.get(ident)
         if found is None or not found.value.notices:
             return 0
         if if_ is not None and not if_(found.value):
             return 0
-        await self._announce(list(found.value.notices))
-        return len(found.value.notices)
+        events = [e for e in found.value.notices if only is None or isinstance(e, only)]
+        await self._announce(events)
+        return len(events)
 
     async def publish_notices(self, events: list[Event]) -> None:
         """Publish events an aggregate announced, now: for a handler whose delivered
@@ -338,18 +346,14 @@ class AggregateStore(Generic[A]):
             return None
         return created
 
-    def _drop_published(self, ident: str, updated: A) -> set[str]:
+    def _drop_published(self, ident: str, updated: A) -> None:
         """Drop from the outbox what the relay has already published: the clear rides on
-        this write. The ids dropped."""
+        this write."""
         if self._relay is None or not updated.outbox:
-            return set()
+            return
         published = self._relay.published(self, ident)
-        if not published:
-            return set()
-        kept = [e for e in updated.outbox if e.id not in published]
-        dropped = {e.id for e in updated.outbox} - {e.id for e in kept}
-        updated.outbox = kept
-        return dropped
+        if published:
+            updated.outbox = [e for e in updated.outbox if e.id not in published]
 
     async def _write(self, ident: str, payload: bytes, last: int | None) -> int:
         """Create (`last` None) or compare-and-set one entry; its new revision.
