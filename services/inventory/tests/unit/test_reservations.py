@@ -26,8 +26,14 @@ def published() -> RecordingPublisher:
     return RecordingPublisher()
 
 
-def inventory_stores(kv: FakeKV, publisher: RecordingPublisher) -> Stores:
+def inventory_stores(
+    kv: FakeKV, publisher: RecordingPublisher, *, timer_grace: float | None = None
+) -> Stores:
+    """Inventory's stores on one relay; with `timer_grace`, the relay holds reservation
+    timers back as `main` has it do."""
     relay = OutboxRelay(publisher)
+    if timer_grace is not None:
+        relay.defer(lambda event: handlers.timer_delay(timer_grace, event))
     return (
         AggregateStore(kv, StockItem, prefix="sku", relay=relay),
         AggregateStore(kv, Reservation, prefix="reservation", relay=relay),
@@ -387,19 +393,9 @@ def test_a_timer_waits_out_its_grace_or_less_when_the_deadline_is_sooner() -> No
     assert handlers.timer_delay(5.0, payment_succeeded("o1")) is None  # the rest: at once
 
 
-def timer_deferring_stores(kv: FakeKV, publisher: RecordingPublisher, grace: float) -> Stores:
-    """Inventory's stores with its relay holding timers back, as `main` builds them."""
-    relay = OutboxRelay(publisher)
-    relay.defer(lambda event: handlers.timer_delay(grace, event))
-    return (
-        AggregateStore(kv, StockItem, prefix="sku", relay=relay),
-        AggregateStore(kv, Reservation, prefix="reservation", relay=relay),
-    )
-
-
 async def test_a_reservation_committed_within_the_grace_never_publishes_its_timer() -> None:
     kv, published = FakeKV(), RecordingPublisher()
-    stock, reservations = timer_deferring_stores(kv, published, grace=0.1)
+    stock, reservations = inventory_stores(kv, published, timer_grace=0.1)
     await placed(stock, reservations)
     await handlers.commit_stock(stock, reservations, payment_succeeded("o1"))
     await asyncio.sleep(0.3)  # past the grace
@@ -410,7 +406,7 @@ async def test_a_reservation_committed_within_the_grace_never_publishes_its_time
 
 async def test_a_refused_reservation_never_publishes_its_timer() -> None:
     kv, published = FakeKV(), RecordingPublisher()
-    stock, reservations = timer_deferring_stores(kv, published, grace=0.1)
+    stock, reservations = inventory_stores(kv, published, timer_grace=0.1)
     await seed(stock, "A", 1)
     with pytest.raises(OutOfStock):
         await handlers.reserve_stock(
@@ -422,7 +418,7 @@ async def test_a_refused_reservation_never_publishes_its_timer() -> None:
 
 async def test_a_reservation_left_waiting_publishes_its_timer_after_the_grace() -> None:
     kv, published = FakeKV(), RecordingPublisher()
-    stock, reservations = timer_deferring_stores(kv, published, grace=0.1)
+    stock, reservations = inventory_stores(kv, published, timer_grace=0.1)
     await placed(stock, reservations)  # and no payment comes
     await asyncio.sleep(0.02)
     assert published.events == []
