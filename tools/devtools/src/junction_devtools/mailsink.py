@@ -34,11 +34,18 @@ def parse_stored(raw: bytes) -> email.message.EmailMessage:
 
 
 class MailStore:
-    """Messages as .eml files in one folder, named so that listing order is arrival order."""
+    """Messages as .eml files in one folder, named so that listing order is arrival order.
+
+    Each message's summary is made once, when it is first listed, and kept: a poll of the
+    list (tests and benches poll it while they wait) reads the folder's names, not every
+    message again, so it does not grow dearer with every message kept. A file that is
+    gone from the folder is gone from the list.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
+        self._summaries: dict[str, dict[str, Any]] = {}
 
     def save(self, raw: bytes) -> str:
         ident = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
@@ -48,27 +55,38 @@ class MailStore:
         return ident
 
     def summaries(self) -> list[dict[str, Any]]:
+        paths = sorted(self.folder.glob("*.eml"), reverse=True)  # newest first, as Mailpit
+        kept = {path.stem for path in paths}
+        for gone in self._summaries.keys() - kept:
+            del self._summaries[gone]
         out = []
-        for path in sorted(self.folder.glob("*.eml"), reverse=True):  # newest first, as Mailpit
-            msg = parse_stored(path.read_bytes())
-            out.append(
-                {
-                    "ID": path.stem,
-                    "MessageID": str(msg.get("Message-ID", "")).strip().strip("<>"),
-                    "From": {"Name": "", "Address": str(msg.get("From", ""))},
-                    "To": [
-                        {"Name": "", "Address": a.strip()}
-                        for a in str(msg.get("To", "")).split(",")
-                        if a.strip()
-                    ],
-                    "Subject": str(msg.get("Subject", "")),
-                    "Created": time.strftime(
-                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(path.stem.split("-")[0]) / 1e9)
-                    ),
-                    "Size": path.stat().st_size,
-                }
-            )
+        for path in paths:
+            summary = self._summaries.get(path.stem)
+            if summary is None:
+                summary = self._summaries[path.stem] = summarise(path)
+            out.append(summary)
         return out
+
+
+def summarise(path: Path) -> dict[str, Any]:
+    """A stored message as Mailpit's list shows it."""
+    raw = path.read_bytes()
+    msg = parse_stored(raw)
+    return {
+        "ID": path.stem,
+        "MessageID": str(msg.get("Message-ID", "")).strip().strip("<>"),
+        "From": {"Name": "", "Address": str(msg.get("From", ""))},
+        "To": [
+            {"Name": "", "Address": a.strip()}
+            for a in str(msg.get("To", "")).split(",")
+            if a.strip()
+        ],
+        "Subject": str(msg.get("Subject", "")),
+        "Created": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(path.stem.split("-")[0]) / 1e9)
+        ),
+        "Size": len(raw),
+    }
 
 
 class Handler:
@@ -119,7 +137,7 @@ async def serve(folder: Path, host: str, smtp_port: int, http_port: int) -> None
     store = MailStore(folder)
     controller = sink_controller(store, host, smtp_port)
     controller.start()
-    runner = web.AppRunner(http_app(store))
+    runner = web.AppRunner(http_app(store), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, http_port).start()
     logger.info("mail sink on smtp://%s:%d, api http://%s:%d", host, smtp_port, host, http_port)
@@ -140,6 +158,9 @@ def main() -> None:
     parser.add_argument("--http-port", type=int, default=8025)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
+    # aiosmtpd logs every SMTP command and reply at INFO: five lines an email, more CPU
+    # than keeping the email. Its warnings and errors still show.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     asyncio.run(serve(args.dir, args.host, args.smtp_port, args.http_port))
 
 
