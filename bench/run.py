@@ -108,9 +108,78 @@ def start(name: str, argv: list[str], env: dict[str, str], ready: str, logs: Pat
     return proc
 
 
-def hop(
-    variant: str, nats_url: str, otlp: str, seconds: float, concurrency: int, logs: Path
-) -> dict[str, float]:
+# Each path's variants are measured in interleaved rounds, the order rotated every round,
+# rather than one after the other: this machine's speed drifts within a run, and a variant
+# measured alone in a slow minute used to void every ratio against it. A loss is the
+# median over the rounds of the loss within each round.
+ROUNDS = 3
+
+
+def rotated(r: int) -> tuple[str, ...]:
+    k = r % len(VARIANTS)
+    return VARIANTS[k:] + VARIANTS[:k]
+
+
+def merged(rounds: list[dict[str, float]], rate: str, *, equal: str) -> dict[str, Any]:
+    """One variant's rounds as one result: the rate over all of them (rounds of equal
+    `equal`: "time" or "count"), errors summed, the median of each other figure, and each
+    round's rate (for the per-round losses)."""
+    out: dict[str, Any] = {
+        key: sum(r[key] for r in rounds)
+        if key == "errors"
+        else statistics.median(r[key] for r in rounds)
+        for key in rounds[0]
+        if key != rate
+    }
+    rates = [r[rate] for r in rounds]
+    out[rate] = (
+        statistics.fmean(rates)
+        if equal == "time"
+        else len(rates) / sum(1 / max(x, 1e-9) for x in rates)
+    )
+    out["rounds"] = rates
+    return out
+
+
+def round_losses(runs: dict[str, dict[str, Any]], variant: str, field: str) -> list[float]:
+    """Throughput lost by `variant` against tracing off, within each round."""
+
+    def rates(result: dict[str, Any]) -> list[float]:
+        r = result.get("rounds")
+        if r is None:
+            return [result[field]]
+        return list(r[field] if isinstance(r, dict) else r)
+
+    return [
+        1 - v / max(base, 1e-9)
+        for v, base in zip(rates(runs[variant]), rates(runs["junction"]), strict=True)
+    ]
+
+
+def hop_variants(
+    nats_url: str, otlp: str, seconds: float, concurrency: int, logs: Path, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """Every variant's front and downstream started at once, then `rounds` rounds of
+    `seconds / rounds` each per variant. Idle variants wait (a few wake-ups a second)."""
+    fronts: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        for variant in VARIANTS:
+            fronts[variant] = hop_pair(variant, nats_url, otlp, logs, stack)
+            asyncio.run(closed_loop(fronts[variant], min(1.0, seconds), concurrency))  # warm up
+        runs: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+        for r in range(rounds):
+            for variant in rotated(r):
+                runs[variant].append(
+                    asyncio.run(closed_loop(fronts[variant], seconds / rounds, concurrency))
+                )
+    return {v: merged(runs[v], "rps", equal="time") for v in VARIANTS}
+
+
+def hop_pair(
+    variant: str, nats_url: str, otlp: str, logs: Path, stack: contextlib.ExitStack
+) -> str:
+    """A front service and its downstream for `variant`, stopped with `stack`; the URL to
+    call."""
     ports = free_ports(["down", "front"])
     env = {
         **os.environ,
@@ -123,31 +192,45 @@ def hop(
     kind = "raw" if variant == "raw" else "junction"
     py = [sys.executable, "-m", "bench.apps"]
     down_url = f"http://127.0.0.1:{ports['down']}"
-    procs = [
-        start(
-            f"{variant}-down",
-            [*py, f"{kind}-downstream", "--port", str(ports["down"])],
-            env,
-            f"{down_url}/echo",
-            logs,
-        )
-    ]
+    down = start(
+        f"{variant}-down",
+        [*py, f"{kind}-downstream", "--port", str(ports["down"])],
+        env,
+        f"{down_url}/echo",
+        logs,
+    )
+    stack.callback(down.stop)
     front_url = f"http://127.0.0.1:{ports['front']}"
-    try:
-        procs.append(
-            start(
-                f"{variant}-front",
-                [*py, f"{kind}-front", "--port", str(ports["front"]), "--downstream", down_url],
-                env,
-                f"{front_url}/hop",
-                logs,
-            )
-        )
-        asyncio.run(closed_loop(f"{front_url}/hop", min(1.0, seconds), concurrency))  # warm up
-        return asyncio.run(closed_loop(f"{front_url}/hop", seconds, concurrency))
-    finally:
-        for p in procs:
-            p.stop()
+    front = start(
+        f"{variant}-front",
+        [*py, f"{kind}-front", "--port", str(ports["front"]), "--downstream", down_url],
+        env,
+        f"{front_url}/hop",
+        logs,
+    )
+    stack.callback(front.stop)
+    return f"{front_url}/hop"
+
+
+def jetstream_variants(
+    nats_url: str, otlp: str, count: int, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """`rounds` rounds of `count / rounds` messages per variant, in rotated order. Publish
+    and consume rates are merged over the rounds; each round's are kept."""
+    runs: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+    for r in range(rounds):
+        for variant in rotated(r):
+            runs[variant].append(jetstream(variant, nats_url, otlp, max(count // rounds, 1)))
+    out = {}
+    for variant, results in runs.items():
+        consume = merged(results, "consume_per_s", equal="count")
+        publish = merged(results, "publish_per_s", equal="count")
+        out[variant] = {
+            **consume,
+            "publish_per_s": publish["publish_per_s"],
+            "rounds": {"publish_per_s": publish["rounds"], "consume_per_s": consume["rounds"]},
+        }
+    return out
 
 
 def jetstream(variant: str, nats_url: str, otlp: str, count: int) -> dict[str, float]:
@@ -301,7 +384,8 @@ def table(results: dict[str, Any]) -> str:
         f"# Junction bench {results['started']} ({results['mode']})",
         "",
         f"HTTP hop, closed loop, {results['concurrency']} concurrent clients, "
-        f"{results['seconds']} s per variant:",
+        f"{results['seconds']} s per variant in {results.get('rounds', 1)} interleaved rounds "
+        "(req/s over all rounds, p50 and p99 the median of the rounds'):",
         "",
         "| variant | req/s | ratio to raw | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|",
@@ -313,8 +397,9 @@ def table(results: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"JetStream, {results['messages']} messages, 64 publishes in flight; consume = pull, "
-        "parse, handle, ack:",
+        f"JetStream, {results['messages']} messages per variant in "
+        f"{results.get('rounds', 1)} interleaved rounds, 64 publishes in flight; consume = "
+        "pull, parse, handle, ack:",
         "",
         "| variant | publish msg/s | ratio | consume msg/s | ratio |",
         "|---|---:|---:|---:|---:|",
@@ -365,6 +450,7 @@ def table(results: dict[str, Any]) -> str:
     lines += [
         "",
         "Telemetry cost (throughput lost with tracing on, against the same path with it off; "
+        f"the median over {results.get('rounds', 1)} interleaved rounds of each round's loss; "
         "goal <= 15%; for one in ten recorded, goal: a tenth of the loss with all recorded "
         "plus 5 points; none recorded is the unsampled path alone):",
         "",
@@ -374,7 +460,7 @@ def table(results: dict[str, Any]) -> str:
     paths = (("hop", h, "rps"), ("pub", j, "publish_per_s"), ("con", j, "consume_per_s"))
     cost = {
         variant: {
-            key: 1 - runs[variant][field] / runs["junction"][field] for key, runs, field in paths
+            key: statistics.median(round_losses(runs, variant, field)) for key, runs, field in paths
         }
         for variant in TRACED
     }
@@ -396,10 +482,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument(
+        "--rounds", type=int, default=ROUNDS, help="interleaved rounds per variant (hop, JetStream)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     seconds = 1.0 if args.quick else args.seconds
     messages = 300 if args.quick else args.messages
+    rounds = 2 if args.quick else args.rounds
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -425,11 +515,11 @@ def main() -> None:
                 "concurrency": args.concurrency,
                 "messages": messages,
                 "cpus": os.cpu_count(),
-                "http_hop": {
-                    v: hop(v, nats_server.url, otlp, seconds, args.concurrency, tmp)
-                    for v in VARIANTS
-                },
-                "jetstream": {v: jetstream(v, nats_server.url, otlp, messages) for v in VARIANTS},
+                "rounds": rounds,
+                "http_hop": hop_variants(
+                    nats_server.url, otlp, seconds, args.concurrency, tmp, rounds
+                ),
+                "jetstream": jetstream_variants(nats_server.url, otlp, messages, rounds),
                 "platform": platform_under_load(tmp, args.quick),
                 # The same steps with tracing off: what tracing costs a whole checkout.
                 "platform_untraced": (
