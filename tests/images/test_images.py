@@ -16,7 +16,12 @@ from junction_devtools import images as img
 from junction_devtools.platform import SERVICES, Platform, container_argv, free_ports
 from tests.packaging.tilt import run_tiltfile
 
-pytestmark = pytest.mark.images
+# On a fresh machine the first test's setup installs Docker, debootstraps the base and builds
+# six images: past the suite's 180 s per test, which it once failed on (a clean clone on a
+# machine with no Docker yet, stopped during the first build). With Docker installed and no
+# image, the whole module took 3 min 53 s here. Each step inside keeps its own timeout
+# (600 s a build or run).
+pytestmark = [pytest.mark.images, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,9 @@ from junction_devtools import images as img
 from junction_devtools.platform import Platform, free_ports, http_ok
 from tests.packaging.tilt import Tilt, run_tiltfile
 
-pytestmark = pytest.mark.images
+# Its setup may be the first on a fresh machine to install Docker and debootstrap the base
+# (as test_images.py's may): far past the suite's 180 s per test.
+pytestmark = [pytest.mark.images, pytest.mark.timeout(1800)]
 
 SERVICE = "orders"
 
