@@ -220,3 +220,49 @@ def run_steps(
         "best_rate": max(passing) if passing else None,
         "sync_p99_limit_ms": SYNC_P99_LIMIT_MS,
     }
+
+
+def cost_of_tracing(
+    platforms: dict[str, tuple[dict[str, str], Callable[[], dict[str, float]]]],
+    work: Path,
+    *,
+    rate: int = 25,
+    seconds: int = 10,
+    rounds: int = 3,
+    sampled: int = 50,
+    drain_s: float = 30.0,
+    warmup_s: int = 5,
+) -> dict[str, Any]:
+    """The same checkout load on each of two platforms that are up at once (tracing on and
+    off), in turn, `rounds` rounds with the order alternated: a slow spell of this machine
+    then hits both alike, where two ladders run minutes apart measured the machine as much
+    as the tracing. `platforms` maps a name to the platform's URLs and a reader of its
+    processes' CPU seconds; each round reports CPU ms per accepted checkout of that
+    platform's own processes, its follow-up work (the drain) included."""
+    per_sku = (rate * (seconds * rounds + warmup_s)) // len(SKUS) + 1000
+    for urls, _ in platforms.values():
+        asyncio.run(seed(urls["inventory"], per_sku))
+    work.mkdir(parents=True, exist_ok=True)
+    if warmup_s:
+        for name, (urls, _) in platforms.items():
+            warm = run_k6(urls["storefront"], rate, warmup_s, f"{name}-warmup", work)
+            asyncio.run(completions(urls["storefront"], sample(warm["order_ids"], 20), drain_s))
+    cpu_ms: dict[str, list[float]] = {name: [] for name in platforms}
+    names = list(platforms)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            urls, cpu = platforms[name]
+            before = cpu()
+            run = run_k6(urls["storefront"], rate, seconds, f"{name}-r{r}", work)
+            picked = sample(run["order_ids"], sampled)
+            asyncio.run(completions(urls["storefront"], picked, drain_s))
+            after = cpu()
+            accepted = max(len(run["order_ids"]), 1)
+            cpu_ms[name].append(1000 * sum(after[k] - before[k] for k in before) / accepted)
+    return {"rate": rate, "seconds": seconds, "rounds": rounds, "cpu_ms_per_checkout": cpu_ms}
+
+
+def tracing_costs(cost: dict[str, Any], traced: str, untraced: str) -> list[float]:
+    """What tracing added to a checkout's CPU, in each round, as a fraction of untraced."""
+    per = cost["cpu_ms_per_checkout"]
+    return [t / max(u, 1e-9) - 1 for t, u in zip(per[traced], per[untraced], strict=True)]

@@ -350,6 +350,32 @@ def platform_under_load(tmp: Path, quick: bool, telemetry: bool = True) -> dict[
     }
 
 
+def tracing_on_and_off(tmp: Path, quick: bool) -> dict[str, Any]:
+    """Two platforms up at once, tracing on (every checkout recorded) and off, given the
+    same checkouts in alternating rounds (`checkout.cost_of_tracing`)."""
+    platforms: dict[str, Platform] = {}
+    try:
+        for name, telemetry in (("traced", True), ("untraced", False)):
+            platforms[name] = Platform(
+                state_dir=tmp / f"cost-{name}", ports=free_ports(), telemetry=telemetry
+            )
+            platforms[name].start()
+
+        def reader(platform: Platform) -> tuple[dict[str, str], Any]:
+            pids = {n: p.popen.pid for n, p in platform.procs.items() if p.popen}
+            return platform.urls, lambda: {n: cpu_seconds(pid) for n, pid in pids.items()}
+
+        given = {name: reader(platform) for name, platform in platforms.items()}
+        if quick:
+            return checkout.cost_of_tracing(
+                given, tmp / "k6-cost", rate=10, seconds=2, rounds=2, sampled=10, warmup_s=0
+            )
+        return checkout.cost_of_tracing(given, tmp / "k6-cost")
+    finally:
+        for platform in platforms.values():
+            platform.stop()
+
+
 def checkout_table(c: dict[str, Any], what: str) -> list[str]:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.0f}"
@@ -375,6 +401,31 @@ def checkout_table(c: dict[str, Any], what: str) -> list[str]:
         "",
         "Highest rate with 0 errors and sync p99 <= "
         f"{c['sync_p99_limit_ms']:.0f} ms: **{c['best_rate'] or 'none'}** checkouts/s.",
+    ]
+    return lines
+
+
+def tracing_cost_table(t: dict[str, Any]) -> list[str]:
+    per = t["cpu_ms_per_checkout"]
+    costs = checkout.tracing_costs(t, "traced", "untraced")
+    lines = [
+        "",
+        f"Tracing's cost to a checkout: two platforms up at once, tracing on (every checkout "
+        f"recorded) and off, {t['rate']} checkouts/s for {t['seconds']} s each in turn, "
+        f"{t['rounds']} rounds with the order alternated; CPU ms per checkout of each "
+        "platform's own processes, its follow-up work included:",
+        "",
+        "| round | traced | untraced | tracing adds |",
+        "|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r + 1} | {a:.1f} | {b:.1f} | {100 * c:+.0f}% |"
+        for r, (a, b, c) in enumerate(zip(per["traced"], per["untraced"], costs, strict=True))
+    ]
+    lines += [
+        "",
+        f"Tracing every checkout adds **{100 * statistics.median(costs):+.0f}%** of CPU per "
+        "checkout (the median of the rounds; goal: at most +10%).",
     ]
     return lines
 
@@ -420,8 +471,10 @@ def table(results: dict[str, Any]) -> str:
         c,
         "the whole local platform as `make run` starts it (tracing on, every checkout traced)",
     )
-    if u := results.get("platform_untraced"):
+    if u := results.get("platform_untraced"):  # results written before tracing_cost
         lines += checkout_table(u["checkout"], "the same platform with tracing off")
+    if t := results.get("tracing_cost"):
+        lines += tracing_cost_table(t)
     lines += [
         "",
         f"Footprint: `make run` to ready in {f['ready_seconds']:.1f} s; RSS idle, the peak "
@@ -524,10 +577,9 @@ def main() -> None:
                 ),
                 "jetstream": jetstream_variants(nats_server.url, otlp, messages, rounds),
                 "platform": platform_under_load(tmp, args.quick),
-                # The same steps with tracing off: what tracing costs a whole checkout.
-                "platform_untraced": (
-                    None if args.quick else platform_under_load(tmp, False, telemetry=False)
-                ),
+                # What tracing costs a whole checkout: the same load on a platform with
+                # tracing on and one with it off, in alternating rounds.
+                "tracing_cost": tracing_on_and_off(tmp, args.quick),
             }
         finally:
             sink.stop()

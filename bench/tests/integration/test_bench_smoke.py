@@ -35,3 +35,5 @@ def test_bench_quick_run_prints_every_variant() -> None:
     assert "| storefront |" in out and "| total |" in out  # the footprint table
     assert "NATS messages per confirmed checkout" in out and "| **all** |" in out
     assert "Floor: 20 checkouts" in out and "x** the floor" in out
+    assert "| round | traced | untraced | tracing adds |" in out and "| 2 |" in out
+    assert "Tracing every checkout adds **" in out

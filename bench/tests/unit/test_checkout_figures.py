@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from bench.checkout import completion_seconds, sample, step_result
+from bench.checkout import completion_seconds, sample, step_result, tracing_costs
 
 pytestmark = pytest.mark.unit
 
@@ -53,3 +53,9 @@ def test_sample_spreads_over_the_whole_step() -> None:
     picked = sample(ids, 10)
     assert picked[0] == "0" and picked[-1] == "900" and len(set(picked)) == 10
     assert sample(ids[:5], 10) == ids[:5]
+
+
+def test_tracing_cost_is_taken_within_each_round() -> None:
+    # Round 2 ran on a slow machine: both platforms paid for it, the ratio did not move.
+    cost = {"cpu_ms_per_checkout": {"traced": [33.0, 66.0, 34.1], "untraced": [30.0, 60.0, 31.0]}}
+    assert tracing_costs(cost, "traced", "untraced") == pytest.approx([0.1, 0.1, 0.1])
