@@ -301,11 +301,11 @@ class PeakRss:
         self._thread.join()
 
 
-def platform_under_load(tmp: Path, quick: bool, telemetry: bool = True) -> dict[str, Any]:
-    """The whole local platform as `make run` starts it (by default tracing on, to the local
-    trace store): seconds to ready, RSS idle, then the checkout steps with the peak RSS."""
-    name = "platform" if telemetry else "platform-untraced"
-    platform = Platform(state_dir=tmp / name, ports=free_ports(), telemetry=telemetry)
+def platform_under_load(tmp: Path, quick: bool) -> dict[str, Any]:
+    """The whole local platform as `make run` starts it (tracing on, to the local trace
+    store): seconds to ready, RSS idle, the NATS messages per checkout and the floor, then
+    the checkout steps with the peak RSS. (Tracing off: `tracing_on_and_off`.)"""
+    platform = Platform(state_dir=tmp / "platform", ports=free_ports())
     try:
         ready_s = platform.start()
         time.sleep(1.0)
@@ -317,13 +317,10 @@ def platform_under_load(tmp: Path, quick: bool, telemetry: bool = True) -> dict[
 
         # NATS messages per checkout first, while nothing else talks to NATS; then the
         # floor (the same NATS traffic and HTTP hops with no logic) on the same server,
-        # with as many checkouts at the same rate. Once per run: the untraced platform
-        # makes the same messages, and the report compares it by its checkout steps only.
+        # with as many checkouts at the same rate.
         load = (20, 10.0) if quick else (200, 25.0)
-        messages = under = None
-        if telemetry:
-            messages = asyncio.run(nats_requests.measure(platform.urls, *load))
-            under = floor.measure(platform.operator_nats_url, pids["nats"], *load)
+        messages = asyncio.run(nats_requests.measure(platform.urls, *load))
+        under = floor.measure(platform.operator_nats_url, pids["nats"], *load)
         with PeakRss(pids) as peak:
             if quick:
                 steps = checkout.run_steps(
@@ -337,7 +334,7 @@ def platform_under_load(tmp: Path, quick: bool, telemetry: bool = True) -> dict[
                     cpu=cpu,
                 )
             else:
-                steps = checkout.run_steps(platform.urls, tmp / f"k6-{name}", cpu=cpu)
+                steps = checkout.run_steps(platform.urls, tmp / "k6-platform", cpu=cpu)
     finally:
         platform.stop()
     return {
