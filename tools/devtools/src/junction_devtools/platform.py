@@ -55,15 +55,23 @@ def ephemeral_ports() -> tuple[int, int]:
         return 32768, 60999  # Linux's default
 
 
+# Every port `free_ports` has handed out in this process: a port chosen but not yet bound
+# is free to a bind test, so without this a later call could choose it again.
+_HANDED_OUT: set[int] = set()
+
+
 def free_ports(names: list[str] | tuple[str, ...] = tuple(DEFAULT_PORTS)) -> dict[str, int]:
     """Distinct free loopback ports, for tests that run beside a `make run`.
 
     Chosen below the ephemeral range: a port the kernel handed out (`bind(0)`) is one it
     may hand out again, as the local port of any process's outgoing connection, in the
     moment between this choice and the service's own bind (a storefront once failed to
-    start on `address already in use` that way)."""
+    start on `address already in use` that way). Never one this process has handed out
+    before: a platform asks in several calls (its services, then a cluster's routes) and
+    binds them all later (a notifications replica once failed to start on a port the
+    cluster's call had chosen again)."""
     low = ephemeral_ports()[0]
-    candidates = list(range(20000, low)) if low > 21000 else []
+    candidates = [p for p in range(20000, low) if p not in _HANDED_OUT] if low > 21000 else []
     random.shuffle(candidates)
     socks: list[socket.socket] = []
     ports: dict[str, int] = {}
@@ -82,6 +90,7 @@ def free_ports(names: list[str] | tuple[str, ...] = tuple(DEFAULT_PORTS)) -> dic
         ports[name] = s.getsockname()[1]
     for s in socks:
         s.close()
+    _HANDED_OUT.update(ports.values())
     return ports
 
 
