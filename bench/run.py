@@ -18,9 +18,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -120,24 +121,26 @@ def rotated(r: int) -> tuple[str, ...]:
     return VARIANTS[k:] + VARIANTS[:k]
 
 
-def merged(rounds: list[dict[str, float]], rate: str, *, equal: str) -> dict[str, Any]:
-    """One variant's rounds as one result: the rate over all of them (rounds of equal
-    `equal`: "time" or "count"), errors summed, the median of each other figure, and each
-    round's rate (for the per-round losses)."""
+def merged(
+    rounds: list[dict[str, float]], rates: tuple[str, ...], *, equal: Literal["time", "count"]
+) -> dict[str, Any]:
+    """One variant's rounds as one result: each of `rates` over all of them (rounds of
+    equal time or equal message count), errors summed, the median of each other figure,
+    and each round's rates under "rounds" (for the per-round losses)."""
     out: dict[str, Any] = {
         key: sum(r[key] for r in rounds)
         if key == "errors"
         else statistics.median(r[key] for r in rounds)
         for key in rounds[0]
-        if key != rate
+        if key not in rates
     }
-    rates = [r[rate] for r in rounds]
-    out[rate] = (
-        statistics.fmean(rates)
-        if equal == "time"
-        else len(rates) / sum(1 / max(x, 1e-9) for x in rates)
-    )
-    out["rounds"] = rates
+    out["rounds"] = {rate: [r[rate] for r in rounds] for rate in rates}
+    for rate, values in out["rounds"].items():
+        out[rate] = (
+            statistics.fmean(values)
+            if equal == "time"
+            else len(values) / sum(1 / max(x, 1e-9) for x in values)
+        )
     return out
 
 
@@ -146,9 +149,7 @@ def round_losses(runs: dict[str, dict[str, Any]], variant: str, field: str) -> l
 
     def rates(result: dict[str, Any]) -> list[float]:
         r = result.get("rounds")
-        if r is None:
-            return [result[field]]
-        return list(r[field] if isinstance(r, dict) else r)
+        return [result[field]] if r is None else list(r[field])
 
     return [
         1 - v / max(base, 1e-9)
@@ -172,7 +173,7 @@ def hop_variants(
                 runs[variant].append(
                     asyncio.run(closed_loop(fronts[variant], seconds / rounds, concurrency))
                 )
-    return {v: merged(runs[v], "rps", equal="time") for v in VARIANTS}
+    return {v: merged(runs[v], ("rps",), equal="time") for v in VARIANTS}
 
 
 def hop_pair(
@@ -221,16 +222,8 @@ def jetstream_variants(
     for r in range(rounds):
         for variant in rotated(r):
             runs[variant].append(jetstream(variant, nats_url, otlp, max(count // rounds, 1)))
-    out = {}
-    for variant, results in runs.items():
-        consume = merged(results, "consume_per_s", equal="count")
-        publish = merged(results, "publish_per_s", equal="count")
-        out[variant] = {
-            **consume,
-            "publish_per_s": publish["publish_per_s"],
-            "rounds": {"publish_per_s": publish["rounds"], "consume_per_s": consume["rounds"]},
-        }
-    return out
+    rates = ("publish_per_s", "consume_per_s")
+    return {v: merged(results, rates, equal="count") for v, results in runs.items()}
 
 
 def jetstream(variant: str, nats_url: str, otlp: str, count: int) -> dict[str, float]:
@@ -301,6 +294,15 @@ class PeakRss:
         self._thread.join()
 
 
+def platform_pids(platform: Platform) -> dict[str, int]:
+    return {name: p.popen.pid for name, p in platform.procs.items() if p.popen}
+
+
+def cpu_reader(pids: dict[str, int]) -> Callable[[], dict[str, float]]:
+    """Reads the CPU seconds each of `pids` has used so far."""
+    return lambda: {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
 def platform_under_load(tmp: Path, quick: bool) -> dict[str, Any]:
     """The whole local platform as `make run` starts it (tracing on, to the local trace
     store): seconds to ready, RSS idle, the NATS messages per checkout and the floor, then
@@ -309,11 +311,9 @@ def platform_under_load(tmp: Path, quick: bool) -> dict[str, Any]:
     try:
         ready_s = platform.start()
         time.sleep(1.0)
-        pids = {name: p.popen.pid for name, p in platform.procs.items() if p.popen}
+        pids = platform_pids(platform)
         idle = {name: rss_mib(pid) for name, pid in pids.items()}
-
-        def cpu() -> dict[str, float]:
-            return {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu = cpu_reader(pids)
 
         # NATS messages per checkout first, while nothing else talks to NATS; then the
         # floor (the same NATS traffic and HTTP hops with no logic) on the same server,
@@ -358,11 +358,10 @@ def tracing_on_and_off(tmp: Path, quick: bool) -> dict[str, Any]:
             )
             platforms[name].start()
 
-        def reader(platform: Platform) -> tuple[dict[str, str], Any]:
-            pids = {n: p.popen.pid for n, p in platform.procs.items() if p.popen}
-            return platform.urls, lambda: {n: cpu_seconds(pid) for n, pid in pids.items()}
-
-        given = {name: reader(platform) for name, platform in platforms.items()}
+        given = {
+            name: (platform.urls, cpu_reader(platform_pids(platform)))
+            for name, platform in platforms.items()
+        }
         if quick:
             return checkout.cost_of_tracing(
                 given, tmp / "k6-cost", rate=10, seconds=2, rounds=2, sampled=10, warmup_s=0
@@ -435,7 +434,7 @@ def table(results: dict[str, Any]) -> str:
         f"# Junction bench {results['started']} ({results['mode']})",
         "",
         f"HTTP hop, closed loop, {results['concurrency']} concurrent clients, "
-        f"{results['seconds']} s per variant in {results.get('rounds', 1)} interleaved rounds "
+        f"{results['seconds']} s per variant in {results['rounds']} interleaved rounds "
         "(req/s over all rounds, p50 and p99 the median of the rounds'):",
         "",
         "| variant | req/s | ratio to raw | p50 ms | p99 ms | errors |",
@@ -449,7 +448,7 @@ def table(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"JetStream, {results['messages']} messages per variant in "
-        f"{results.get('rounds', 1)} interleaved rounds, 64 publishes in flight; consume = "
+        f"{results['rounds']} interleaved rounds, 64 publishes in flight; consume = "
         "pull, parse, handle, ack:",
         "",
         "| variant | publish msg/s | ratio | consume msg/s | ratio |",
@@ -468,10 +467,7 @@ def table(results: dict[str, Any]) -> str:
         c,
         "the whole local platform as `make run` starts it (tracing on, every checkout traced)",
     )
-    if u := results.get("platform_untraced"):  # results written before tracing_cost
-        lines += checkout_table(u["checkout"], "the same platform with tracing off")
-    if t := results.get("tracing_cost"):
-        lines += tracing_cost_table(t)
+    lines += tracing_cost_table(results["tracing_cost"])
     lines += [
         "",
         f"Footprint: `make run` to ready in {f['ready_seconds']:.1f} s; RSS idle, the peak "
@@ -503,7 +499,7 @@ def table(results: dict[str, Any]) -> str:
     lines += [
         "",
         "Telemetry cost (throughput lost with tracing on, against the same path with it off; "
-        f"the median over {results.get('rounds', 1)} interleaved rounds of each round's loss; "
+        f"the median over {results['rounds']} interleaved rounds of each round's loss; "
         "goal <= 15%; for one in ten recorded, goal: a tenth of the loss with all recorded "
         "plus 5 points; none recorded is the unsampled path alone):",
         "",

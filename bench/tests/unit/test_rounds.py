@@ -22,27 +22,38 @@ def test_rates_merge_as_totals_over_the_rounds() -> None:
         {"rps": 50.0, "p50_ms": 9.0, "p99_ms": 40.0, "errors": 0},
         {"rps": 90.0, "p50_ms": 6.0, "p99_ms": 22.0, "errors": 2},
     ]
-    by_time = merged(rounds, "rps", equal="time")  # 3 rounds of equal length
+    by_time = merged(rounds, ("rps",), equal="time")  # 3 rounds of equal length
     assert by_time["rps"] == pytest.approx(80.0)
     assert (by_time["p50_ms"], by_time["p99_ms"], by_time["errors"]) == (6.0, 22.0, 3)
-    assert by_time["rounds"] == [100.0, 50.0, 90.0]
+    assert by_time["rounds"] == {"rps": [100.0, 50.0, 90.0]}
     # Rounds of equal message counts: the rate over all of them is the harmonic mean.
     by_count = merged(
-        [{"publish_per_s": 100.0}, {"publish_per_s": 50.0}], "publish_per_s", equal="count"
+        [{"publish_per_s": 100.0}, {"publish_per_s": 50.0}], ("publish_per_s",), equal="count"
     )
     assert by_count["publish_per_s"] == pytest.approx(2 / (1 / 100 + 1 / 50))
+    # JetStream's two rates from the same rounds, each kept per round.
+    both = merged(
+        [
+            {"publish_per_s": 100.0, "consume_per_s": 400.0},
+            {"publish_per_s": 50.0, "consume_per_s": 200.0},
+        ],
+        ("publish_per_s", "consume_per_s"),
+        equal="count",
+    )
+    assert both["rounds"] == {"publish_per_s": [100.0, 50.0], "consume_per_s": [400.0, 200.0]}
+    assert both["consume_per_s"] == pytest.approx(2 / (1 / 400 + 1 / 200))
 
 
 def test_a_slow_round_cancels_within_the_round() -> None:
     # Round 2 ran at half speed for everything: the traced variant still loses 10 % in each.
     runs = {
-        "junction": {"rps": 83.3, "rounds": [100.0, 50.0, 100.0]},
-        "junction+otel": {"rps": 75.0, "rounds": [90.0, 45.0, 90.0]},
+        "junction": {"rps": 83.3, "rounds": {"rps": [100.0, 50.0, 100.0]}},
+        "junction+otel": {"rps": 75.0, "rounds": {"rps": [90.0, 45.0, 90.0]}},
     }
     assert round_losses(runs, "junction+otel", "rps") == pytest.approx([0.1, 0.1, 0.1])
     # Had the traced variant run alone in the slow spell, its loss would read 55 %; in
     # rounds, the spell is one round of three, and the median ignores it.
-    runs["junction+otel"]["rounds"] = [90.0, 22.5, 90.0]
+    runs["junction+otel"]["rounds"] = {"rps": [90.0, 22.5, 90.0]}
     assert statistics.median(round_losses(runs, "junction+otel", "rps")) == pytest.approx(0.1)
 
 
