@@ -68,8 +68,9 @@ def free_ports(names: list[str] | tuple[str, ...] = tuple(DEFAULT_PORTS)) -> dic
     moment between this choice and the service's own bind (a storefront once failed to
     start on `address already in use` that way). Never one this process has handed out
     before: a platform asks in several calls (its services, then a cluster's routes) and
-    binds them all later (a notifications replica once failed to start on a port the
-    cluster's call had chosen again)."""
+    binds them all later, so a later call could choose a port an earlier one had (the
+    likeliest cause of a notifications process that once failed to start on a port below
+    the ephemeral range already in use)."""
     low = ephemeral_ports()[0]
     candidates = [p for p in range(20000, low) if p not in _HANDED_OUT] if low > 21000 else []
     random.shuffle(candidates)
