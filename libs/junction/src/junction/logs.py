@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry import trace
+from junction.telemetry import current_span_context
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
     "message",
@@ -24,7 +24,7 @@ class JsonFormatter(logging.Formatter):
         self._service = service
 
     def format(self, record: logging.LogRecord) -> str:
-        ctx = trace.get_current_span().get_span_context()
+        ctx = current_span_context()
         doc: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),

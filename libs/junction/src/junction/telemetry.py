@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING
 
 from opentelemetry import baggage, propagate, trace
@@ -43,6 +43,77 @@ _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 
 
+# The `traceparent` of a trace whose head decided not to record it, while Junction carries
+# that trace on without OpenTelemetry's objects (`Unrecorded`): no SpanContext, no span, no
+# Context, no attach. Read only where the trace is propagated (`inject`), logged
+# (`current_span_context`) or a span might start (`unsampled`), all of them rarer than
+# the messages and requests that merely pass the decision on.
+_UNRECORDED: ContextVar[str | None] = ContextVar("junction_unrecorded", default=None)
+
+
+def unrecorded_parent(carrier: Mapping[str, str]) -> str | None:
+    """The carrier's `traceparent` when it continues a trace its head decided not to record,
+    in the one form every hop inside the platform sends: a well-formed version-00 value with
+    the sampled flag clear, no `tracestate` and no `baggage`, under Junction's propagators.
+    None for anything else (no header, a sampled trace, another form), which
+    `extract` reads as before."""
+    header = carrier.get("traceparent")
+    if (
+        header is None
+        or len(header) != 55
+        or "tracestate" in carrier
+        or "baggage" in carrier
+        or propagate.get_global_textmap() is not PROPAGATORS
+    ):
+        return None
+    match = _TRACEPARENT.fullmatch(header)
+    if (
+        match is None
+        or int(match[3], 16) & 1  # sampled
+        or match[1] == _ZERO_TRACE
+        or match[2] == _ZERO_SPAN
+    ):
+        return None
+    return header
+
+
+class Unrecorded:
+    """While it is entered, the current trace is the unrecorded one `traceparent` names (from
+    `unrecorded_parent`), held as that string: `inject` writes it on, `unsampled()` is True
+    so that no span starts, `current_span_context` reads it for logs. The same outcome as
+    extracting and attaching the caller's context, at a fraction of the cost. A span context
+    OpenTelemetry holds current inside it (a span started with an explicit parent) takes
+    precedence. Code that propagates through OpenTelemetry's own API rather than Junction's
+    does not see it."""
+
+    __slots__ = ("_token", "traceparent")
+
+    def __init__(self, traceparent: str) -> None:
+        self.traceparent = traceparent
+        self._token: Token[str | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _UNRECORDED.set(self.traceparent)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _UNRECORDED.reset(self._token)
+
+
+def current_span_context() -> trace.SpanContext:
+    """The current span context: OpenTelemetry's when it holds a valid one, else that of an
+    unrecorded trace carried on by `Unrecorded`, else the invalid context."""
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid and (header := _UNRECORDED.get()) is not None:
+        return trace.SpanContext(
+            trace_id=int(header[3:35], 16),
+            span_id=int(header[36:52], 16),
+            is_remote=True,
+            trace_flags=trace.TraceFlags(int(header[53:55], 16)),
+        )
+    return ctx
+
+
 def extract(carrier: Mapping[str, str]) -> Context:
     """`propagate.extract(carrier)`, the same context, at about half the cost for what every
     hop inside the platform carries: a well-formed version-00 `traceparent`, no `tracestate`
@@ -74,14 +145,17 @@ def extract(carrier: Mapping[str, str]) -> Context:
 def inject(carrier: dict[str, str], context: Context | None = None) -> None:
     """`propagate.inject(carrier, context)`, the same headers, a fifth cheaper when the context
     (default: the current one) holds no trace state and no baggage under Junction's
-    propagators."""
+    propagators. With no context given and none current, an unrecorded trace carried on by
+    `Unrecorded` is written on as it came."""
     if propagate.get_global_textmap() is PROPAGATORS:
         span = trace.get_current_span(context).get_span_context()
         if not span.trace_state and not baggage.get_all(context):
-            if span != trace.INVALID_SPAN_CONTEXT:
+            if span.is_valid:
                 carrier["traceparent"] = (
                     f"00-{span.trace_id:032x}-{span.span_id:016x}-{span.trace_flags:02x}"
                 )
+            elif context is None and (header := _UNRECORDED.get()) is not None:
+                carrier["traceparent"] = header  # an unrecorded trace (`Unrecorded`)
             return
     propagate.inject(carrier, context)
 
@@ -96,38 +170,77 @@ def current_trace_id() -> str | None:
 
 def unsampled(context: Context | None = None) -> bool:
     """Inside a trace whose head decided not to record it: no span to make, only the
-    decision to pass on (cheaper than starting a span the sampler drops)."""
+    decision to pass on (cheaper than starting a span the sampler drops). With no context
+    given, an unrecorded trace carried on by `Unrecorded` counts too."""
     ctx = trace.get_current_span(context).get_span_context()
-    return ctx.is_valid and not ctx.trace_flags.sampled
+    if ctx.is_valid:
+        return not ctx.trace_flags.sampled
+    return context is None and _UNRECORDED.get() is not None
 
 
-@contextmanager
-def traced(
-    tracer: trace.Tracer | None,
-    name: str,
-    *,
-    kind: trace.SpanKind,
-    attributes: Attributes,
-    parent: Context | None = None,
-) -> Iterator[trace.Span | None]:
+class traced:  # used as a function: `with traced(...) as span:`
     """The span of one operation, current while it runs, continuing `parent` (default: the
     current context). None when telemetry is off, or when the trace is not sampled: then no
     span is started and `parent` is made current, so whatever the operation propagates
-    carries the decision on."""
-    if tracer is None:
-        yield None
-    elif unsampled(parent):
-        token = otel_context.attach(parent) if parent is not None else None
+    carries the decision on.
+
+    What `tracer.start_as_current_span` does (an exception escaping the block is recorded
+    on the span and sets its status to ERROR; the span is current while the block runs,
+    then ended), without its two generator-based context managers (about 2 us of a
+    recorded span's 35 to 40 here: docs/decisions/0017-unrecorded-traces.md)."""
+
+    __slots__ = ("_attributes", "_kind", "_name", "_parent", "_span", "_token", "_tracer")
+
+    def __init__(
+        self,
+        tracer: trace.Tracer | None,
+        name: str,
+        *,
+        kind: trace.SpanKind,
+        attributes: Attributes,
+        parent: Context | None = None,
+    ) -> None:
+        self._tracer = tracer
+        self._name = name
+        self._kind = kind
+        self._attributes = attributes
+        self._parent = parent
+        self._span: trace.Span | None = None
+        self._token: Token[Context] | None = None
+
+    def __enter__(self) -> trace.Span | None:
+        tracer, parent = self._tracer, self._parent
+        if tracer is None:
+            return None
+        if unsampled(parent):
+            if parent is not None:
+                self._token = otel_context.attach(parent)
+            return None
+        span = tracer.start_span(
+            self._name, context=parent, kind=self._kind, attributes=self._attributes
+        )
+        self._span = span
+        # As `use_span`: the span set in the current context (not in `parent`).
+        self._token = otel_context.attach(trace.set_span_in_context(span))
+        return span
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        token, span = self._token, self._span
         try:
-            yield None
-        finally:
             if token is not None:
                 otel_context.detach(token)
-    else:
-        with tracer.start_as_current_span(
-            name, context=parent, kind=kind, attributes=attributes
-        ) as span:
-            yield span
+        finally:
+            if span is not None:
+                # Exceptions, not other BaseExceptions (GeneratorExit, cancellation), as
+                # `use_span` records them.
+                if isinstance(exc, Exception) and span.is_recording():
+                    span.record_exception(exc)
+                    span.set_status(
+                        trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+                    )
+                span.end()
 
 
 def annotate_order(order_id: str) -> None:
@@ -167,7 +280,11 @@ def setup_telemetry(settings: ServiceSettings) -> TracerProvider | None:
     # OpenTelemetry's OTLP/gRPC exporter with Junction's encoder (a third of the CPU per span).
     exporter = OTLPSpanExporter(timeout=settings.telemetry_export_timeout_seconds)
     provider.add_span_processor(
-        BatchSpanProcessor(exporter, max_queue_size=8192, schedule_delay_millis=500)
+        BatchSpanProcessor(
+            exporter,
+            max_queue_size=8192,
+            schedule_delay_millis=settings.telemetry_export_delay_seconds * 1000,
+        )
     )
     trace.set_tracer_provider(provider)
     logger.info(
@@ -209,11 +326,17 @@ class ServerSpans:
         carrier = {
             _PROPAGATED[k]: v.decode("latin-1") for k, v in scope["headers"] if k in _PROPAGATED
         }
+        if carrier and (header := unrecorded_parent(carrier)) is not None:
+            # The caller's head decided not to record this trace: no span to start (the
+            # sampler would only drop it), the caller's decision made current so that it
+            # travels on with whatever this request calls or publishes.
+            with Unrecorded(header):
+                await self.app(scope, receive, send)
+            return
         parent = extract(carrier) if carrier else None
         if parent is not None and unsampled(parent):
-            # The caller's head decided not to record this trace: no span to start (the
-            # sampler would only drop it), the caller's context made current so that the
-            # decision travels on with whatever this request calls or publishes.
+            # Unsampled in a form `unrecorded_parent` leaves to OpenTelemetry (trace state,
+            # baggage): the caller's context made current.
             token = otel_context.attach(parent)
             try:
                 await self.app(scope, receive, send)

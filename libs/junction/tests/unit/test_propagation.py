@@ -2,6 +2,8 @@
 every carrier and context (their shortcut covers the common case only), and leave
 everything to OpenTelemetry once the propagators are replaced."""
 
+import json
+import logging
 import random
 from typing import Any
 
@@ -19,7 +21,16 @@ from opentelemetry.propagators.textmap import (
 )
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-from junction.telemetry import extract, inject
+from junction.logs import JsonFormatter
+from junction.telemetry import (
+    Unrecorded,
+    current_span_context,
+    current_trace_id,
+    extract,
+    inject,
+    unrecorded_parent,
+    unsampled,
+)
 
 TRACE, SPAN = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 
@@ -173,3 +184,84 @@ def test_replaced_propagators_are_used_as_they_are() -> None:
     carrier: dict[str, str] = {}
     inject(carrier, span_in(Context(), 1))
     assert carrier == {"marker": "inject"}
+
+
+def test_only_an_unsampled_lone_traceparent_is_carried_as_it_came() -> None:
+    # `unrecorded_parent` picks what `Unrecorded` may carry as a string: a trace whose head
+    # decided not to record it, in a form OpenTelemetry would read and write back unchanged.
+    other = {"Nats-Msg-Id": "e1", "content-type": "application/json"}
+    taken = []
+    values = traceparents()
+    for value in values + [v[:-2] + "00" for v in values]:  # the mutations, unsampled too
+        carrier = {**other, "traceparent": value}
+        header = unrecorded_parent(carrier)
+        if header is None:
+            continue
+        taken.append(header)
+        assert header == value
+        theirs = trace.get_current_span(propagate.extract(carrier)).get_span_context()
+        assert theirs.is_valid and not theirs.trace_flags.sampled, value
+        written: dict[str, str] = {}
+        propagate.inject(written, propagate.extract(carrier))
+        assert written == {"traceparent": value}
+    assert f"00-{TRACE}-{SPAN}-00" in taken and len(taken) > 10  # the mutations hit some
+    for carrier in (
+        {"traceparent": f"00-{TRACE}-{SPAN}-01"},  # sampled
+        {"traceparent": f"00-{TRACE}-{SPAN}-00", "tracestate": "vendor=value"},
+        {"traceparent": f"00-{TRACE}-{SPAN}-00", "baggage": "tenant=acme"},
+        {"traceparent": f"00-{TRACE.upper()}-{SPAN}-00"},  # OpenTelemetry's to read
+        {},
+    ):
+        assert unrecorded_parent(carrier) is None, carrier
+
+
+@pytest.mark.parametrize("flags", ["00", "02", "fe"])
+def test_an_unrecorded_trace_is_carried_on_as_opentelemetry_carries_it(flags: str) -> None:
+    value = f"00-{TRACE}-{SPAN}-{flags}"
+    header = unrecorded_parent({"traceparent": value})
+    assert header == value
+    token = otel_context.attach(propagate.extract({"traceparent": value}))
+    try:
+        theirs: dict[str, str] = {}
+        propagate.inject(theirs)
+        their_span = trace.get_current_span().get_span_context()
+    finally:
+        otel_context.detach(token)
+    with Unrecorded(header):
+        ours: dict[str, str] = {}
+        inject(ours)
+        assert ours == theirs
+        assert current_span_context() == their_span
+        assert unsampled()
+        assert current_trace_id() is None  # nothing of it is stored: not named
+        # An explicit context is read as given; one made current inside takes precedence.
+        explicit: dict[str, str] = {}
+        inject(explicit, Context())
+        assert explicit == {} and not unsampled(Context())
+        token = otel_context.attach(span_in(Context(), 1))
+        try:
+            inner: dict[str, str] = {}
+            inject(inner)
+            assert inner == {"traceparent": f"00-{TRACE}-{SPAN}-01"} and not unsampled()
+        finally:
+            otel_context.detach(token)
+    after: dict[str, str] = {}
+    inject(after)
+    assert after == {} and not unsampled() and current_span_context() == trace.INVALID_SPAN_CONTEXT
+
+
+def test_replaced_propagators_get_no_unrecorded_shortcut() -> None:
+    propagate.set_global_textmap(Marker())
+    assert unrecorded_parent({"traceparent": f"00-{TRACE}-{SPAN}-00"}) is None
+
+
+def test_a_log_line_names_an_unrecorded_trace_as_before() -> None:
+    # Log lines carried the ids of a trace nobody records (OpenTelemetry's non-recording
+    # span), so that a person can follow one request through the logs; they still do.
+    formatter = JsonFormatter("orders")
+    record = logging.makeLogRecord({"msg": "hello", "levelname": "INFO"})
+    with Unrecorded(f"00-{TRACE}-{SPAN}-00"):
+        line = json.loads(formatter.format(record))
+    assert (line["trace_id"], line["span_id"]) == (TRACE, SPAN)
+    outside = json.loads(formatter.format(record))
+    assert (outside["trace_id"], outside["span_id"]) == (None, None)

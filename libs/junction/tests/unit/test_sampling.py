@@ -14,7 +14,7 @@ from junction.config import ServiceSettings
 from junction.contracts.events import StockCommitted
 from junction.messaging.consumer import durable_consumer
 from junction.messaging.publisher import JetStreamPublisher
-from junction.telemetry import current_trace_id
+from junction.telemetry import current_trace_id, inject
 from junction_devtools.fakes import FakeMsg, RecordingDeadLetters
 from junction_devtools.samples import order_confirmed, stock_committed
 
@@ -40,6 +40,7 @@ class RecordingBroker:
         self.headers.append(headers)
 
 
+@pytest.mark.usefixtures("junction_propagators")
 @pytest.mark.parametrize(("flags", "spans"), [("00", 0), ("01", 2)])
 async def test_a_message_passes_its_sampling_decision_on(flags: str, spans: int) -> None:
     exporter = InMemorySpanExporter()
@@ -52,7 +53,7 @@ async def test_a_message_passes_its_sampling_decision_on(flags: str, spans: int)
     async def handler(event: StockCommitted) -> None:  # what the handler's write queues
         follow_up = order_confirmed(event.order_id)
         carrier: dict[str, str] = {}
-        propagate.inject(carrier)
+        inject(carrier)  # as the store stamps the events a write queues
         await publisher.publish(follow_up.model_copy(update={"trace": carrier}))
 
     settings = ServiceSettings(service_name="orders")

@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
-from junction.telemetry import ServerSpans
+from junction.telemetry import ServerSpans, current_span_context, inject, unsampled
 from junction_devtools.testing import asgi_call
 
 pytestmark = pytest.mark.unit
@@ -79,19 +79,31 @@ async def test_a_request_in_a_trace_the_caller_did_not_sample_starts_no_span() -
     provider = TracerProvider(sampler=ParentBased(ALWAYS_ON))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     app = FastAPI()
-    seen: list[trace.SpanContext] = []
+    seen: list[tuple[trace.SpanContext, dict[str, str], bool]] = []
 
     @app.get("/orders/{order_id}")
     async def get_order(order_id: str) -> dict[str, str]:
-        seen.append(trace.get_current_span().get_span_context())
+        carrier: dict[str, str] = {}
+        inject(carrier)  # what a call or an event of the handler's carries on
+        seen.append((current_span_context(), carrier, unsampled()))
         return {}
 
     app.add_middleware(ServerSpans, tracer=provider.get_tracer("test"), exclude=frozenset())
     unsampled_caller = CALLER[:-2] + "00"
-    assert (await asgi_call(app, "GET", "/orders/o1", {"traceparent": unsampled_caller}))[0] == 200
-    (ctx,) = seen
-    # The caller's own span context, not a new (dropped) span of this service's.
-    assert format(ctx.trace_id, "032x") == CALLER_TRACE and ctx.span_id == 0xB7AD6B7169203331
-    assert not ctx.trace_flags.sampled and exporter.get_finished_spans() == ()
+    # As every hop in the platform sends it (held as the header), and with trace state
+    # (OpenTelemetry's context attached): the same decision passed on either way.
+    for headers in (
+        {"traceparent": unsampled_caller},
+        {"traceparent": unsampled_caller, "tracestate": "k=v"},
+    ):
+        assert (await asgi_call(app, "GET", "/orders/o1", headers))[0] == 200
+        ctx, carrier, nothing_to_record = seen.pop()
+        # The caller's own span context, not a new (dropped) span of this service's.
+        assert format(ctx.trace_id, "032x") == CALLER_TRACE and ctx.span_id == 0xB7AD6B7169203331
+        assert not ctx.trace_flags.sampled and nothing_to_record
+        assert carrier["traceparent"] == unsampled_caller
+        assert carrier.get("tracestate") == headers.get("tracestate")
+    assert exporter.get_finished_spans() == ()
+    assert current_span_context() == trace.INVALID_SPAN_CONTEXT and not unsampled()  # ended
     assert (await asgi_call(app, "GET", "/orders/o1", {"traceparent": CALLER}))[0] == 200
     assert len(exporter.get_finished_spans()) == 1  # a sampled caller's request is a span

@@ -17,6 +17,8 @@ import aiosmtplib
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from junction.telemetry import traced
+
 _tracer = trace.get_tracer("junction.notifications")
 
 
@@ -79,9 +81,7 @@ class SmtpMailer:
             "email.kind": str(message["X-Junction-Email-Kind"]),
             "order.id": str(message["X-Junction-Order-Id"]),
         }
-        with _tracer.start_as_current_span(
-            "smtp send", kind=SpanKind.CLIENT, attributes=attributes
-        ):
+        with traced(_tracer, "smtp send", kind=SpanKind.CLIENT, attributes=attributes):
             envelope = envelope_of(message)
             async with self._slots:
                 client = self._idle.pop() if self._idle else None

@@ -27,7 +27,7 @@ from junction.contracts.catalogue import STREAM_OF_SOURCE, durable_name, subject
 from junction.contracts.events import E, EventEnvelope, event_source, event_type, parse_event
 from junction.errors import Defer, PoisonMessage
 from junction.messaging.dead_letters import DeadLetterSink, Delivery, delivery_count
-from junction.telemetry import extract, traced, unsampled
+from junction.telemetry import Unrecorded, extract, traced, unrecorded_parent, unsampled
 
 if TYPE_CHECKING:
     from junction.config import ServiceSettings
@@ -240,7 +240,17 @@ class EventConsumer(Generic[E]):
     async def handle(self, raw: Delivery) -> None:
         """Process one delivered message inside a consumer span continuing its producer's
         trace (W3C trace context in the message headers), and settle it."""
-        parent = extract(raw.headers or {}) if self._tracer is not None else None
+        if self._tracer is None:
+            parent = None
+        else:
+            headers = raw.headers or {}
+            if (header := unrecorded_parent(headers)) is not None:
+                # A trace its head decided not to record: no span, the producer's decision
+                # made current so that whatever the handler publishes carries it on.
+                with Unrecorded(header):
+                    await self._process(raw, None)
+                return
+            parent = extract(headers)
         if parent is not None and unsampled(parent):
             # A trace its head decided not to record: no span, the producer's context made
             # current so that whatever the handler publishes carries the decision on.

@@ -8,7 +8,7 @@ from opentelemetry import trace
 
 from junction.contracts.catalogue import STREAM_OF_SOURCE
 from junction.contracts.events import EventEnvelope
-from junction.telemetry import extract, inject, traced, unsampled
+from junction.telemetry import extract, inject, traced, unrecorded_parent, unsampled
 
 
 class MessageSender(Protocol):
@@ -40,7 +40,15 @@ class JetStreamPublisher:
 
     async def publish(self, event: EventEnvelope) -> None:
         headers = {"Nats-Msg-Id": event.id, "content-type": "application/json"}
-        parent = extract(event.trace) if self._tracer is not None and event.trace else None
+        parent = None
+        if self._tracer is not None and event.trace:
+            if (header := unrecorded_parent(event.trace)) is not None:
+                # A trace its head decided not to record: no span, the decision passed on
+                # as the request that caused the event wrote it.
+                headers["traceparent"] = header
+                await self._send(event, headers)
+                return
+            parent = extract(event.trace)
         if parent is not None and unsampled(parent):
             # A trace its head decided not to record: no span, the decision passed on.
             inject(headers, parent)
