@@ -18,6 +18,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -25,11 +26,21 @@ from typing import Any
 
 import aiohttp
 
+from junction.config import ServiceSettings
+
 SCRIPT = Path(__file__).with_name("checkout.js")
 STEPS = (25, 50, 100, 200, 400)
 SKUS = [f"BENCH-{i:02d}" for i in range(16)]  # spread over keys, as real traffic is
 ORDER_LINE = re.compile(r"order ([0-9A-Za-z_-]+)")
 SYNC_P99_LIMIT_MS = 150.0
+# A traced service exports its spans in batches, every export delay: a window that reads
+# CPU for a step waits this long after the step's work, so that the step's own last spans
+# are exported (and counted) in it, not in whatever comes next.
+EXPORT_SETTLE_S = ServiceSettings.model_fields["telemetry_export_delay_seconds"].default + 0.5
+
+
+def settle() -> None:
+    time.sleep(EXPORT_SETTLE_S)
 
 
 def k6_binary() -> str:
@@ -198,6 +209,8 @@ def run_steps(
     if warmup_s:
         warm = run_k6(urls["storefront"], min(steps), warmup_s, "warmup", work)
         asyncio.run(completions(urls["storefront"], sample(warm["order_ids"], 20), drain_s))
+    if cpu:
+        settle()
     results = []
     for rate in steps:
         before = cpu() if cpu else {}
@@ -206,6 +219,7 @@ def run_steps(
         async_s, unfinished = asyncio.run(completions(urls["storefront"], picked, drain_s))
         result = step_result(rate, seconds, run, async_s, unfinished, len(picked))
         if cpu:
+            settle()
             after, accepted = cpu(), max(result["accepted"], 1)
             result["cpu_ms_per_checkout"] = {
                 name: 1000 * (after[name] - before[name]) / accepted for name in before
@@ -238,7 +252,8 @@ def cost_of_tracing(
     then hits both alike, where two ladders run minutes apart measured the machine as much
     as the tracing. `platforms` maps a name to the platform's URLs and a reader of its
     processes' CPU seconds; each round reports CPU ms per accepted checkout of that
-    platform's own processes, its follow-up work (the drain) included."""
+    platform's own processes, its follow-up work (the drain) and the export of its spans
+    (`settle`) included."""
     per_sku = (rate * (seconds * rounds + warmup_s)) // len(SKUS) + 1000
     for urls, _ in platforms.values():
         asyncio.run(seed(urls["inventory"], per_sku))
@@ -247,6 +262,7 @@ def cost_of_tracing(
         for name, (urls, _) in platforms.items():
             warm = run_k6(urls["storefront"], rate, warmup_s, f"{name}-warmup", work)
             asyncio.run(completions(urls["storefront"], sample(warm["order_ids"], 20), drain_s))
+        settle()
     cpu_ms: dict[str, list[float]] = {name: [] for name in platforms}
     names = list(platforms)
     for r in range(rounds):
@@ -256,6 +272,7 @@ def cost_of_tracing(
             run = run_k6(urls["storefront"], rate, seconds, f"{name}-r{r}", work)
             picked = sample(run["order_ids"], sampled)
             asyncio.run(completions(urls["storefront"], picked, drain_s))
+            settle()
             after = cpu()
             accepted = max(len(run["order_ids"]), 1)
             cpu_ms[name].append(1000 * sum(after[k] - before[k] for k in before) / accepted)

@@ -189,6 +189,12 @@ def hop_pair(
         **telemetry_env(variant),
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
         "OTEL_EXPORTER_OTLP_INSECURE": "true",
+        # A round lasts two seconds: at the services' 2 s export delay, a traced variant's
+        # spans would mostly be exported during another variant's round, and its own round
+        # would hold few exports. Every half second, a round holds all but its last half
+        # second's; more exports, each with its fixed cost, so the figure is if anything
+        # above what the services' own delay would give.
+        "JUNCTION_TELEMETRY_EXPORT_DELAY_SECONDS": "0.5",
     }
     kind = "raw" if variant == "raw" else "junction"
     py = [sys.executable, "-m", "bench.apps"]
