@@ -19,6 +19,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from junction.spans import start_span
+
 if TYPE_CHECKING:
     from opentelemetry.util.types import Attributes
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -216,8 +218,8 @@ class traced:  # used as a function: `with traced(...) as span:`
             if parent is not None:
                 self._token = otel_context.attach(parent)
             return None
-        span = tracer.start_span(
-            self._name, context=parent, kind=self._kind, attributes=self._attributes
+        span = start_span(
+            tracer, self._name, kind=self._kind, attributes=self._attributes, context=parent
         )
         self._span = span
         # As `use_span`: the span set in the current context (not in `parent`).
@@ -344,7 +346,7 @@ class ServerSpans:
                 otel_context.detach(token)
             return
         method = scope["method"]
-        span = self.tracer.start_span(method, context=parent, kind=trace.SpanKind.SERVER)
+        span = start_span(self.tracer, method, kind=trace.SpanKind.SERVER, context=parent)
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         if not span.is_recording():
             try:
