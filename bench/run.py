@@ -536,7 +536,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: a second per variant")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--messages", type=int, default=15000)
+    parser.add_argument("--messages", type=int, default=30000)
     parser.add_argument(
         "--rounds", type=int, default=ROUNDS, help="interleaved rounds per variant (hop, JetStream)"
     )
