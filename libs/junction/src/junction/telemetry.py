@@ -188,8 +188,9 @@ class traced:  # used as a function: `with traced(...) as span:`
 
     What `tracer.start_as_current_span` does (an exception escaping the block is recorded
     on the span and sets its status to ERROR; the span is current while the block runs,
-    then ended), without its two generator-based context managers (about 2 us of a
-    recorded span's 35 to 40 here: docs/decisions/0017-unrecorded-traces.md)."""
+    then ended), without its two generator-based context managers
+    (docs/decisions/0017-unrecorded-traces.md); the span is `junction.spans.start_span`'s
+    (decision 0019)."""
 
     __slots__ = ("_attributes", "_kind", "_name", "_parent", "_span", "_token", "_tracer")
 
