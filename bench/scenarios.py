@@ -61,7 +61,7 @@ def order_created(order_id: str, trace: dict[str, str]) -> OrderCreated:
 
 def flush_spans(runtime: ServiceRuntime) -> None:
     """Export every span ended so far (a no-op with telemetry off). The batch processor
-    exports every half second: without this, the spans of one phase would be encoded and
+    exports every 2 s: without this, the spans of one phase would be encoded and
     sent while the next is timed (a consume phase lasts a second or two)."""
     if runtime.tracer_provider is not None:
         runtime.tracer_provider.force_flush()
