@@ -118,13 +118,17 @@ async def test_an_approved_checkout_shows_both_paths_live(
     # The waterfall holds the spans the trace API returns for the checkout's trace.
     trace_id = await page.evaluate("document.querySelector('[data-span-id]') && ''")
     api_ids: set[str] = set()
-    for _ in range(40):  # spans reach the store in half-second batches
+    unchanged = 0
+    # Spans reach the store in each service's export batches (every 2 s): the trace is
+    # taken as whole once it has not changed for longer than that.
+    for _ in range(80):
         order = await (await page.request.get(f"{shop.base}/api/orders/{order_id}")).json()
         trace_id = order["trace_id"]
         document = await (await page.request.get(f"{shop.base}/api/traces/{trace_id}")).json()
         ids = {s["spanId"] for rs in document["result"]["resourceSpans"]
                for ss in rs["scopeSpans"] for s in ss["spans"]}  # fmt: skip
-        if ids and ids == api_ids:
+        unchanged = unchanged + 1 if ids and ids == api_ids else 0
+        if unchanged >= 6:  # 3 s
             break
         api_ids = ids
         await asyncio.sleep(0.5)

@@ -101,19 +101,24 @@ def test_status_local_shows_services_and_consumers(platform: Platform) -> None:
 def test_trace_prints_the_waterfall_of_an_order(platform: Platform) -> None:
     order_id = checkout(platform)
     wait_for(lambda: "email_sent:receipt" in timeline(platform, order_id))
-    time.sleep(1.0)  # the last spans' export batch
-    result = runner.invoke(
-        app,
-        [
-            "trace",
-            order_id,
-            "--storefront",
-            platform.urls["storefront"],
-            "--query",
-            platform.urls["trace_query"],
-        ],
-        env={"COLUMNS": "200"},
-    )
+
+    def trace() -> Any:
+        return runner.invoke(
+            app,
+            [
+                "trace",
+                order_id,
+                "--storefront",
+                platform.urls["storefront"],
+                "--query",
+                platform.urls["trace_query"],
+            ],
+            env={"COLUMNS": "200"},
+        )
+
+    # Spans reach the store in each service's export batches (every 2 s).
+    wait_for(lambda: "5 services" in trace().output)
+    result = trace()
     assert result.exit_code == 0, result.output
     assert "5 services" in result.output
     assert "POST /api/checkout" in result.output
@@ -200,8 +205,13 @@ def test_status_local_without_a_platform_is_a_clear_error(tmp_path: Path) -> Non
 def test_trace_keeps_names_whole_in_a_narrow_pipe_and_speaks_json(platform: Platform) -> None:
     order_id = checkout(platform)
     wait_for(lambda: "email_sent:receipt" in timeline(platform, order_id))
-    time.sleep(1.0)  # the last spans' export batch
     env = {"JUNCTION_STATE_DIR": str(platform.state_dir), "COLUMNS": "80"}
+
+    def services() -> list[str]:
+        listed = runner.invoke(app, ["trace", order_id, "--local", "--json"], env=env)
+        return list(json.loads(listed.output)["services"]) if listed.exit_code == 0 else []
+
+    wait_for(lambda: len(services()) == 5)  # the services' export batches (every 2 s)
     narrow = runner.invoke(app, ["trace", order_id, "--local"], env=env)
     assert narrow.exit_code == 0, narrow.output
     lines = [line for line in narrow.output.splitlines() if "notifications" in line]
