@@ -6,12 +6,12 @@ metrics hook), and a span it records is an `opentelemetry.sdk.trace.Span`: every
 the processors' `on_start`/`on_end`, exporters and `to_json` see the SDK's type. What the
 SDK spends on every span and a Junction span does not need is left out or made lazy:
 
-- attributes are kept in a plain dict, not a `BoundedAttributes` (a lock and an
-  `OrderedDict` per span, every value passed through `_clean_attribute`): a str, bool, int
-  or float under a non-empty key is stored as it is (what `_clean_attribute` does with it,
-  a str cut to the limit if one is set); anything else goes through the SDK's own
-  cleaning; past the tracer's attribute limit the oldest is dropped and counted, as
-  `BoundedAttributes` does;
+- attributes are kept in a plain dict, not a `BoundedAttributes` (a lock and a dict per
+  span, every value through the SDK's cleaning): with no length limit set, a str, bool,
+  int or float under a non-empty key is stored as it is (what the cleaning does with it
+  then); anything else, and everything when a length limit is set, goes through the
+  SDK's own cleaning; past the tracer's attribute limit the oldest is dropped and
+  counted, as `BoundedAttributes` does;
 - the event and link lists are made when the first is added;
 - on end the span itself goes to the processors, not a copy (`_readable_span`): it
   refuses every change once ended, as the SDK's does, so nothing can differ.
