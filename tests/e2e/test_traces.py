@@ -5,6 +5,7 @@ import signal
 
 import pytest
 
+from junction.config import ServiceSettings
 from tests.e2e.client import Endpoints, Shop, events
 from tests.e2e.traces import (
     CLIENT,
@@ -17,6 +18,8 @@ from tests.e2e.traces import (
 )
 
 pytestmark = pytest.mark.e2e
+
+EXPORT_DELAY_S = ServiceSettings.model_fields["telemetry_export_delay_seconds"].default
 
 
 @pytest.fixture
@@ -98,7 +101,10 @@ async def test_a_message_redelivered_after_its_consumer_died_keeps_the_trace(
         sku = await shop.new_sku(stock=3)
         reply = await shop.checkout([{"sku": sku, "quantity": 1}])
         assert reply.status == 201
-        await asyncio.sleep(0.5)
+        # Long enough for the spans of what notifications finished before it got stuck to
+        # be exported (a SIGKILL loses what waits for the next export batch); short of
+        # its SMTP timeout, so that it is killed in the send.
+        await asyncio.sleep(EXPORT_DELAY_S + 0.5)
         platform.kill("notifications", signal.SIGKILL)
     finally:
         platform.kill("mailsink", signal.SIGCONT)
