@@ -53,27 +53,49 @@ _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 _UNRECORDED: ContextVar[str | None] = ContextVar("junction_unrecorded", default=None)
 
 
+def _lone_traceparent(carrier: Mapping[str, str]) -> bool:
+    """Nothing but a `traceparent` to read, under Junction's propagators: the form every hop
+    inside the platform sends, which `extract` and `unrecorded_parent` read themselves."""
+    return (
+        propagate.get_global_textmap() is PROPAGATORS
+        and "tracestate" not in carrier
+        and "baggage" not in carrier
+    )
+
+
+def _well_formed(header: str) -> re.Match[str] | None:
+    """A version-00 `traceparent` as the W3C format writes it, with valid ids."""
+    match = _TRACEPARENT.fullmatch(header)
+    return match if match and match[1] != _ZERO_TRACE and match[2] != _ZERO_SPAN else None
+
+
+def _remote(match: re.Match[str]) -> trace.SpanContext:
+    """The caller's span context a well-formed `traceparent` names."""
+    return trace.SpanContext(
+        trace_id=int(match[1], 16),
+        span_id=int(match[2], 16),
+        is_remote=True,
+        trace_flags=trace.TraceFlags(int(match[3], 16)),
+    )
+
+
+# The last hex digit of trace flags whose sampled bit (bit 0) is set.
+_SAMPLED_LAST = frozenset("13579bdf")
+
+
 def unrecorded_parent(carrier: Mapping[str, str]) -> str | None:
     """The carrier's `traceparent` when it continues a trace its head decided not to record,
     in the one form every hop inside the platform sends: a well-formed version-00 value with
     the sampled flag clear, no `tracestate` and no `baggage`, under Junction's propagators.
     None for anything else (no header, a sampled trace, another form), which
-    `extract` reads as before."""
+    `extract` reads as before. A sampled trace is told by its last character, before any
+    parsing: the hop that records it parses it once, in `extract`."""
     header = carrier.get("traceparent")
     if (
         header is None
-        or len(header) != 55
-        or "tracestate" in carrier
-        or "baggage" in carrier
-        or propagate.get_global_textmap() is not PROPAGATORS
-    ):
-        return None
-    match = _TRACEPARENT.fullmatch(header)
-    if (
-        match is None
-        or int(match[3], 16) & 1  # sampled
-        or match[1] == _ZERO_TRACE
-        or match[2] == _ZERO_SPAN
+        or header[-1:] in _SAMPLED_LAST
+        or not _lone_traceparent(carrier)
+        or _well_formed(header) is None
     ):
         return None
     return header
@@ -106,13 +128,12 @@ def current_span_context() -> trace.SpanContext:
     """The current span context: OpenTelemetry's when it holds a valid one, else that of an
     unrecorded trace carried on by `Unrecorded`, else the invalid context."""
     ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid and (header := _UNRECORDED.get()) is not None:
-        return trace.SpanContext(
-            trace_id=int(header[3:35], 16),
-            span_id=int(header[36:52], 16),
-            is_remote=True,
-            trace_flags=trace.TraceFlags(int(header[53:55], 16)),
-        )
+    if (
+        not ctx.is_valid
+        and (header := _UNRECORDED.get()) is not None
+        and (match := _well_formed(header)) is not None  # always: `unrecorded_parent` checked
+    ):
+        return _remote(match)
     return ctx
 
 
@@ -121,26 +142,12 @@ def extract(carrier: Mapping[str, str]) -> Context:
     hop inside the platform carries: a well-formed version-00 `traceparent`, no `tracestate`
     and no `baggage`, under Junction's propagators. Anything else (another header, another
     version, a malformed value, propagators replaced since) is OpenTelemetry's to read."""
-    if (
-        propagate.get_global_textmap() is PROPAGATORS
-        and "tracestate" not in carrier
-        and "baggage" not in carrier
-    ):
+    if _lone_traceparent(carrier):
         header = carrier.get("traceparent")
         if header is None:
             return Context()
-        if (
-            (match := _TRACEPARENT.fullmatch(header))
-            and match[1] != _ZERO_TRACE
-            and match[2] != _ZERO_SPAN
-        ):
-            remote = trace.SpanContext(
-                trace_id=int(match[1], 16),
-                span_id=int(match[2], 16),
-                is_remote=True,
-                trace_flags=trace.TraceFlags(int(match[3], 16)),
-            )
-            return trace.set_span_in_context(trace.NonRecordingSpan(remote), Context())
+        if (match := _well_formed(header)) is not None:
+            return trace.set_span_in_context(trace.NonRecordingSpan(_remote(match)), Context())
     return propagate.extract(carrier)
 
 
