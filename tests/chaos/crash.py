@@ -46,7 +46,7 @@ from junction_devtools.netns import TestHosts
 from junction_devtools.platform import Platform, free_ports
 from storefront.domain import order_id_for
 from tests.chaos.harness import HOLD_SECONDS, operator_connection, recovery_env
-from tests.e2e.client import Endpoints, Shop
+from tests.e2e.client import Endpoints, Shop, customer_session
 
 TERMINAL = {"CONFIRMED", "CANCELLED"}
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
@@ -259,7 +259,7 @@ async def run_crash(platform: Platform, fault: str, sync: str, checkouts: int, r
     nc = await operator_connection(platform)
     markers = Markers(nc, replicas=platform.nats_nodes)
     await markers.declare()
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+    async with customer_session(15) as http:
         shop = Shop(endpoints, http)
         skus = [await shop.new_sku(stock=checkouts, price_cents=700) for _ in range(3)]
         initial = {sku: (await shop.ledger(sku))["on_hand"] for sku in skus}

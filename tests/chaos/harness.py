@@ -21,7 +21,7 @@ from nats.aio.client import Client as NatsClient
 from junction_devtools.load import at_rate
 from junction_devtools.platform import SERVICES, Platform, free_ports
 from storefront.domain import order_id_for
-from tests.e2e.client import Endpoints, Shop
+from tests.e2e.client import Endpoints, Shop, customer_session
 
 TERMINAL = {"CONFIRMED", "CANCELLED"}
 HOLD_SECONDS = 10
@@ -151,7 +151,7 @@ async def run_chaos(platform: Platform, checkouts: int, rate: float, poison: int
     started = time.monotonic()
     run = uuid.uuid4().hex[:8]
     rng = random.Random(run)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
+    async with customer_session(15) as http:
         shop = Shop(endpoints_of(platform), http)
         # Checkouts spread over the storefront's replicas, as a load balancer would, and
         # a retry may land on another replica than the first attempt.

@@ -18,6 +18,21 @@ import pytest
 
 TERMINAL = {"CONFIRMED", "CANCELLED"}
 
+# The services close an HTTP connection idle for JUNCTION_HTTP_KEEPALIVE_SECONDS (5 by
+# default). A client that reuses one at the moment the server closes it gets "Server
+# disconnected" for its request, so the suite drops its own idle connections after half
+# of that, as the services' clients do.
+KEEPALIVE_S = float(os.environ.get("JUNCTION_HTTP_KEEPALIVE_SECONDS", "5")) / 2
+
+
+def customer_session(timeout_seconds: float) -> aiohttp.ClientSession:
+    """An HTTP session for talking to the platform: a total timeout per request, and no
+    pooled connection reused after the services may have closed it."""
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+        connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S),
+    )
+
 
 @dataclass
 class Endpoints:

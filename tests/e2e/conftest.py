@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 
-import aiohttp
 import pytest
 
 pytest.register_assert_rewrite("tests.e2e.client", "tests.e2e.traces", "tests.e2e.nats_tools")
@@ -14,6 +13,7 @@ pytest.register_assert_rewrite("tests.e2e.client", "tests.e2e.traces", "tests.e2
 from tests.e2e.client import (  # noqa: E402 (after the rewrite registration)
     Endpoints,
     Shop,
+    customer_session,
     wait_until_ready,
 )
 
@@ -52,5 +52,5 @@ def endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
 
 @pytest.fixture(scope="session")
 async def shop(endpoints: Endpoints) -> AsyncIterator[Shop]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+    async with customer_session(30) as session:
         yield Shop(endpoints, session)

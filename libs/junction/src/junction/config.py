@@ -35,6 +35,11 @@ class ServiceSettings(BaseSettings):
     http_timeout_seconds: float = Field(default=2.0, gt=0)
     http_retry_attempts: int = Field(default=3, ge=1, le=10)
     http_pool_size: int = Field(default=64, ge=1)
+    # A server closes an HTTP connection idle this long; a client in the platform drops its
+    # own pooled connections after half of it, so that a request never goes out on one the
+    # server is closing at that moment (it would fail as "server disconnected", and a call
+    # that is not idempotent is not retried).
+    http_keepalive_seconds: int = Field(default=5, ge=2)
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_reset_seconds: float = Field(default=5.0, gt=0)
 

@@ -222,9 +222,7 @@ class ServiceRuntime:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.settings.http_pool_size)
-            )
+            self._session = client_session(self.settings)
         return self._session
 
     # -- life cycle ----------------------------------------------------------------------
@@ -321,16 +319,34 @@ class ServiceRuntime:
 
     def serve(self, app: FastAPI) -> None:
         """Run the app under uvicorn until SIGTERM/SIGINT, then shut down gracefully."""
-        config = uvicorn.Config(
-            app,
-            host=self.settings.host,
-            port=self.settings.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=max(1, int(self.settings.shutdown_grace_seconds / 2)),
-            lifespan="on",
+        DrainingServer(server_config(app, self.settings), self).run()
+
+
+def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
+    """How a service's HTTP server runs: on its host and port, closing connections idle
+    for `http_keepalive_seconds`, giving open requests half the shutdown grace."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=settings.http_keepalive_seconds,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds / 2)),
+        lifespan="on",
+    )
+
+
+def client_session(settings: ServiceSettings) -> aiohttp.ClientSession:
+    """The pool every downstream client of a service shares. It drops a connection idle
+    for half the servers' keep-alive: reused at the moment the server closes it, a
+    connection fails the request sent on it (and one not idempotent is not retried)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=settings.http_pool_size,
+            keepalive_timeout=settings.http_keepalive_seconds / 2,
         )
-        DrainingServer(config, self).run()
+    )
 
 
 class DrainingServer(uvicorn.Server):
