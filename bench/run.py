@@ -32,8 +32,11 @@ from junction_devtools.testing import start_nats
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def closed_loop(url: str, seconds: float, concurrency: int) -> dict[str, float]:
-    """`concurrency` clients calling `url` back to back for `seconds`; rate and latency."""
+async def closed_loop(
+    url: str, seconds: float, concurrency: int, pids: tuple[int, ...] = ()
+) -> dict[str, float]:
+    """`concurrency` clients calling `url` back to back for `seconds`; rate and latency,
+    and the CPU the processes `pids` (the ones serving) spent per request answered."""
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -55,7 +58,9 @@ async def closed_loop(url: str, seconds: float, concurrency: int) -> dict[str, f
                     errors += 1
 
         started = time.perf_counter()
+        cpu_before = sum(cpu_seconds(pid) for pid in pids)
         await asyncio.gather(*(client() for _ in range(concurrency)))
+        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
         elapsed = time.perf_counter() - started
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
@@ -64,6 +69,7 @@ async def closed_loop(url: str, seconds: float, concurrency: int) -> dict[str, f
         "p50_ms": q[49] * 1000,
         "p99_ms": q[98] * 1000,
         "errors": errors,
+        "cpu_us": 1e6 * cpu / max(len(latencies), 1),
     }
 
 
@@ -122,11 +128,15 @@ def rotated(r: int) -> tuple[str, ...]:
 
 
 def merged(
-    rounds: list[dict[str, float]], rates: tuple[str, ...], *, equal: Literal["time", "count"]
+    rounds: list[dict[str, float]],
+    rates: tuple[str, ...],
+    *,
+    equal: Literal["time", "count"],
+    kept: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One variant's rounds as one result: each of `rates` over all of them (rounds of
     equal time or equal message count), errors summed, the median of each other figure,
-    and each round's rates under "rounds" (for the per-round losses)."""
+    and each round's rates and `kept` figures under "rounds" (for the per-round losses)."""
     out: dict[str, Any] = {
         key: sum(r[key] for r in rounds)
         if key == "errors"
@@ -134,8 +144,9 @@ def merged(
         for key in rounds[0]
         if key not in rates
     }
-    out["rounds"] = {rate: [r[rate] for r in rounds] for rate in rates}
-    for rate, values in out["rounds"].items():
+    out["rounds"] = {key: [r[key] for r in rounds] for key in (*rates, *kept)}
+    for rate in rates:
+        values = out["rounds"][rate]
         out[rate] = (
             statistics.fmean(values)
             if equal == "time"
@@ -144,16 +155,28 @@ def merged(
     return out
 
 
+def per_round(result: dict[str, Any], field: str) -> list[float]:
+    r = result.get("rounds")
+    return [result[field]] if r is None else list(r[field])
+
+
 def round_losses(runs: dict[str, dict[str, Any]], variant: str, field: str) -> list[float]:
     """Throughput lost by `variant` against tracing off, within each round."""
-
-    def rates(result: dict[str, Any]) -> list[float]:
-        r = result.get("rounds")
-        return [result[field]] if r is None else list(r[field])
-
     return [
         1 - v / max(base, 1e-9)
-        for v, base in zip(rates(runs[variant]), rates(runs["junction"]), strict=True)
+        for v, base in zip(
+            per_round(runs[variant], field), per_round(runs["junction"], field), strict=True
+        )
+    ]
+
+
+def round_costs(runs: dict[str, dict[str, Any]], variant: str, field: str) -> list[float]:
+    """CPU per operation that `variant` adds to tracing off, within each round."""
+    return [
+        v / max(base, 1e-9) - 1
+        for v, base in zip(
+            per_round(runs[variant], field), per_round(runs["junction"], field), strict=True
+        )
     ]
 
 
@@ -162,25 +185,26 @@ def hop_variants(
 ) -> dict[str, dict[str, Any]]:
     """Every variant's front and downstream started at once, then `rounds` rounds of
     `seconds / rounds` each per variant. Idle variants wait (a few wake-ups a second)."""
-    fronts: dict[str, str] = {}
+    fronts: dict[str, tuple[str, tuple[int, ...]]] = {}
     with contextlib.ExitStack() as stack:
         for variant in VARIANTS:
             fronts[variant] = hop_pair(variant, nats_url, otlp, logs, stack)
-            asyncio.run(closed_loop(fronts[variant], min(1.0, seconds), concurrency))  # warm up
+            asyncio.run(closed_loop(fronts[variant][0], min(1.0, seconds), concurrency))  # warm
         runs: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
         for r in range(rounds):
             for variant in rotated(r):
+                url, pids = fronts[variant]
                 runs[variant].append(
-                    asyncio.run(closed_loop(fronts[variant], seconds / rounds, concurrency))
+                    asyncio.run(closed_loop(url, seconds / rounds, concurrency, pids))
                 )
-    return {v: merged(runs[v], ("rps",), equal="time") for v in VARIANTS}
+    return {v: merged(runs[v], ("rps",), equal="time", kept=("cpu_us",)) for v in VARIANTS}
 
 
 def hop_pair(
     variant: str, nats_url: str, otlp: str, logs: Path, stack: contextlib.ExitStack
-) -> str:
+) -> tuple[str, tuple[int, ...]]:
     """A front service and its downstream for `variant`, stopped with `stack`; the URL to
-    call."""
+    call, and the two processes' ids."""
     ports = free_ports(["down", "front"])
     env = {
         **os.environ,
@@ -216,7 +240,7 @@ def hop_pair(
         logs,
     )
     stack.callback(front.stop)
-    return f"{front_url}/hop"
+    return f"{front_url}/hop", tuple(p.popen.pid for p in (front, down) if p.popen)
 
 
 def jetstream_variants(
@@ -229,7 +253,8 @@ def jetstream_variants(
         for variant in rotated(r):
             runs[variant].append(jetstream(variant, nats_url, otlp, max(count // rounds, 1)))
     rates = ("publish_per_s", "consume_per_s")
-    return {v: merged(results, rates, equal="count") for v, results in runs.items()}
+    cpu = ("publish_cpu_us", "consume_cpu_us")
+    return {v: merged(results, rates, equal="count", kept=cpu) for v, results in runs.items()}
 
 
 def jetstream(variant: str, nats_url: str, otlp: str, count: int) -> dict[str, float]:
@@ -441,31 +466,33 @@ def table(results: dict[str, Any]) -> str:
         "",
         f"HTTP hop, closed loop, {results['concurrency']} concurrent clients, "
         f"{results['seconds']} s per variant in {results['rounds']} interleaved rounds "
-        "(req/s over all rounds, p50 and p99 the median of the rounds'):",
+        "(req/s over all rounds; p50, p99 and the CPU of the front and its downstream "
+        "per request the median of the rounds'):",
         "",
-        "| variant | req/s | ratio to raw | p50 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| variant | req/s | ratio to raw | p50 ms | p99 ms | errors | CPU µs per request |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in h.items():
         lines.append(
             f"| {name} | {r['rps']:.0f} | {r['rps'] / raw_h['rps']:.2f} | "
-            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
+            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {r['cpu_us']:.0f} |"
         )
     lines += [
         "",
         f"JetStream, {results['messages']} messages per variant in "
         f"{results['rounds']} interleaved rounds, 64 publishes in flight; consume = "
-        "pull, parse, handle, ack:",
+        "pull, parse, handle, ack; CPU per message of the publishing or consuming process "
+        "(all its threads), the median of the rounds':",
         "",
-        "| variant | publish msg/s | ratio | consume msg/s | ratio |",
-        "|---|---:|---:|---:|---:|",
+        "| variant | publish msg/s | ratio | CPU µs | consume msg/s | ratio | CPU µs |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in j.items():
         lines.append(
             f"| {name} | {r['publish_per_s']:.0f} | "
-            f"{r['publish_per_s'] / raw_j['publish_per_s']:.2f} | "
+            f"{r['publish_per_s'] / raw_j['publish_per_s']:.2f} | {r['publish_cpu_us']:.0f} | "
             f"{r['consume_per_s']:.0f} | "
-            f"{r['consume_per_s'] / raw_j['consume_per_s']:.2f} |"
+            f"{r['consume_per_s'] / raw_j['consume_per_s']:.2f} | {r['consume_cpu_us']:.0f} |"
         )
     f = results["platform"]
     c = f["checkout"]
@@ -528,7 +555,44 @@ def table(results: dict[str, Any]) -> str:
     lines.append(
         f"| goal for one in ten | {goal['hop']:.0f}% | {goal['pub']:.0f}% | {goal['con']:.0f}% |"
     )
+    lines += cpu_cost_table(h, j, results["rounds"])
     return "\n".join(lines) + "\n"
+
+
+def cpu_cost_table(
+    h: dict[str, dict[str, Any]], j: dict[str, dict[str, Any]], rounds: int
+) -> list[str]:
+    """The same cost as CPU per operation: what tracing adds to the CPU the path's own
+    processes spend per request or message. A throughput is also bound by what the path
+    waits for (the NATS server's fsync for a publish, the other processes on two cores);
+    the CPU per operation is what tracing costs the process that traces."""
+    lines = [
+        "",
+        "Telemetry cost in CPU (what tracing adds to the CPU per request of the front and its "
+        "downstream, per message of the publishing or consuming process, against tracing "
+        f"off; the median over {rounds} interleaved rounds of each round's increase; goal "
+        "for one in ten as above):",
+        "",
+        "| traces recorded | HTTP hop | JetStream publish | JetStream consume |",
+        "|---|---:|---:|---:|",
+    ]
+    paths = (("hop", h, "cpu_us"), ("pub", j, "publish_cpu_us"), ("con", j, "consume_cpu_us"))
+    cost = {
+        variant: {
+            key: statistics.median(round_costs(runs, variant, field)) for key, runs, field in paths
+        }
+        for variant in TRACED
+    }
+    for variant, more in cost.items():
+        lines.append(
+            f"| {TRACED[variant][1]} | {100 * more['hop']:+.0f}% | {100 * more['pub']:+.0f}% | "
+            f"{100 * more['con']:+.0f}% |"
+        )
+    goal = {key: 100 * cost["junction+otel"][key] / 10 + 5 for key, _, _ in paths}
+    lines.append(
+        f"| goal for one in ten | {goal['hop']:+.0f}% | {goal['pub']:+.0f}% | {goal['con']:+.0f}% |"
+    )
+    return lines
 
 
 def main() -> None:

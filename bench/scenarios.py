@@ -30,7 +30,7 @@ async def jetstream_raw(url: str, count: int, inflight: int) -> dict[str, float]
         api.StreamConfig(name=stream, subjects=[subject], storage=api.StorageType.FILE)
     )
     payload = order_created("x", {}).model_dump_json().encode()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, count, inflight):
         await asyncio.gather(
             *(
@@ -39,17 +39,32 @@ async def jetstream_raw(url: str, count: int, inflight: int) -> dict[str, float]
             )
         )
     publish_s = time.perf_counter() - started
+    publish_cpu = time.process_time() - cpu
     sub = await js.pull_subscribe(subject, durable="raw", stream=stream)
     handled = 0
-    started = time.perf_counter()  # the raw consumer starts fetching at once
+    # The raw consumer starts fetching at once.
+    started, cpu = time.perf_counter(), time.process_time()
     while handled < count:
         for msg in await sub.fetch(64, timeout=5):
             json.loads(msg.data)
             await msg.ack()
             handled += 1
     consume_s = time.perf_counter() - started
+    consume_cpu = time.process_time() - cpu
     await nc.close()
-    return {"publish_per_s": count / publish_s, "consume_per_s": count / consume_s}
+    return per_message(count, publish_s, consume_s, publish_cpu, consume_cpu)
+
+
+def per_message(
+    count: int, publish_s: float, consume_s: float, publish_cpu: float, consume_cpu: float
+) -> dict[str, float]:
+    """Rates, and the CPU (every thread of this process) per message, in microseconds."""
+    return {
+        "publish_per_s": count / publish_s,
+        "consume_per_s": count / consume_s,
+        "publish_cpu_us": 1e6 * publish_cpu / count,
+        "consume_cpu_us": 1e6 * consume_cpu / count,
+    }
 
 
 def order_created(order_id: str, trace: dict[str, str]) -> OrderCreated:
@@ -91,24 +106,25 @@ async def jetstream_junction(url: str, count: int, inflight: int) -> dict[str, f
     order_id = uuid.uuid4().hex
     events = [order_created(order_id, carrier(settings)) for _ in range(count)]
     tune_gc(settings.gc_young_threshold)  # as `runtime.start` does before a service serves
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, count, inflight):
         await asyncio.gather(
             *(runtime.publisher.publish(e) for e in events[start : start + inflight])
         )
     flush_spans(runtime)  # the publishes' spans exported: their cost is the publish's
     publish_s = time.perf_counter() - started
+    publish_cpu = time.process_time() - cpu
 
     done = asyncio.Event()
     handled = 0
-    first = 0.0
+    first = first_cpu = 0.0
 
     async def handler(event: OrderCreated) -> None:
-        nonlocal handled, first
+        nonlocal handled, first, first_cpu
         if event.order_id == order_id:
             handled += 1
             if handled == 1:
-                first = time.perf_counter()
+                first, first_cpu = time.perf_counter(), time.process_time()
             if handled == count:
                 done.set()
 
@@ -117,11 +133,13 @@ async def jetstream_junction(url: str, count: int, inflight: int) -> dict[str, f
     await asyncio.wait_for(done.wait(), timeout=120)
     # From the first message handled to the last, then the export of their spans: start-up
     # (connect, declare) is not counted.
-    flushing = time.perf_counter()
+    flushing, flushing_cpu = time.perf_counter(), time.process_time()
     flush_spans(runtime)
-    consume_s = (flushing - first) * count / max(count - 1, 1) + time.perf_counter() - flushing
+    scale = count / max(count - 1, 1)
+    consume_s = (flushing - first) * scale + time.perf_counter() - flushing
+    consume_cpu = (flushing_cpu - first_cpu) * scale + time.process_time() - flushing_cpu
     await runtime.stop()
-    return {"publish_per_s": count / publish_s, "consume_per_s": count / consume_s}
+    return per_message(count, publish_s, consume_s, publish_cpu, consume_cpu)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ every variant in it alike and cancels."""
 import statistics
 
 import pytest
-from bench.run import VARIANTS, merged, rotated, round_losses
+from bench.run import VARIANTS, merged, rotated, round_costs, round_losses
 
 pytestmark = pytest.mark.unit
 
@@ -71,3 +71,23 @@ def test_jetstream_rounds_are_kept_per_figure() -> None:
 def test_a_result_without_rounds_is_one_round() -> None:
     runs = {"junction": {"rps": 100.0}, "junction+otel 0%": {"rps": 95.0}}
     assert round_losses(runs, "junction+otel 0%", "rps") == pytest.approx([0.05])
+
+
+def test_cpu_per_operation_is_kept_per_round_and_its_cost_is_an_increase() -> None:
+    rounds = [
+        {"rps": 100.0, "cpu_us": 200.0, "errors": 0},
+        {"rps": 50.0, "cpu_us": 400.0, "errors": 0},
+        {"rps": 90.0, "cpu_us": 210.0, "errors": 0},
+    ]
+    base = merged(rounds, ("rps",), equal="time", kept=("cpu_us",))
+    assert base["cpu_us"] == 210.0  # the median of the rounds, not a rate over them
+    assert base["rounds"]["cpu_us"] == [200.0, 400.0, 210.0]
+    traced = merged(
+        [{**r, "cpu_us": r["cpu_us"] * 1.25} for r in rounds],
+        ("rps",),
+        equal="time",
+        kept=("cpu_us",),
+    )
+    runs = {"junction": base, "junction+otel": traced}
+    # A quarter more CPU per request in every round, the slow one included.
+    assert round_costs(runs, "junction+otel", "cpu_us") == pytest.approx([0.25, 0.25, 0.25])
