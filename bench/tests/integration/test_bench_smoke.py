@@ -29,8 +29,12 @@ def test_bench_quick_run_prints_every_variant() -> None:
         "| junction+otel 0% |",
     ):
         assert out.count(row) == 2, out  # once in the HTTP table, once in the JetStream table
+    # The hop's second untraced pair: in the HTTP table, and in both telemetry cost tables.
+    assert out.count("| junction, second pair |") == 1, out
+    assert out.count("| junction, second pair, tracing off (the bench's resolution) |") == 2
     for row in ("| all |", "| one in ten |", "| none |", "| goal for one in ten |"):
-        assert row in out, out  # the telemetry cost table
+        assert out.count(row) == 2, out  # the telemetry cost tables, by throughput and CPU
+    assert "Telemetry cost in CPU" in out and "| CPU µs per request |" in out
     assert "| 10 |" in out and "Highest rate with 0 errors" in out  # the k6 checkout table
     assert "| storefront |" in out and "| total |" in out  # the footprint table
     assert "NATS messages per confirmed checkout" in out and "| **all** |" in out

@@ -5,7 +5,7 @@ every variant in it alike and cancels."""
 import statistics
 
 import pytest
-from bench.run import VARIANTS, merged, rotated, round_costs, round_losses
+from bench.run import HOP_VARIANTS, VARIANTS, merged, rotated, round_costs, round_losses
 
 pytestmark = pytest.mark.unit
 
@@ -14,6 +14,10 @@ def test_every_round_runs_every_variant_and_each_goes_first_in_turn() -> None:
     orders = [rotated(r) for r in range(len(VARIANTS))]
     assert all(sorted(o) == sorted(VARIANTS) for o in orders)
     assert [o[0] for o in orders] == list(VARIANTS)
+    # The hop's variants, its second untraced pair among them, rotate the same way.
+    hop = [rotated(r, HOP_VARIANTS) for r in range(len(HOP_VARIANTS))]
+    assert all(sorted(o) == sorted(HOP_VARIANTS) for o in hop)
+    assert [o[0] for o in hop] == list(HOP_VARIANTS)
 
 
 def test_rates_merge_as_totals_over_the_rounds() -> None:
