@@ -30,12 +30,13 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from time import time_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, TraceIdRatioBased
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Status, StatusCode, TraceFlags
 
@@ -166,6 +167,48 @@ class RecordedSpan(SdkSpan):
         self._span_processor.on_end(self)  # itself: it refuses changes from now on
 
 
+class HeadSampler(ParentBased):
+    """What Junction's services sample by: a trace continues its caller's decision; a new
+    trace is recorded when its id falls under `ratio` (OpenTelemetry's `ParentBased` of a
+    `TraceIdRatioBased`, the same decisions). Its root sampler is kept where `decide_root`
+    can read it."""
+
+    def __init__(self, ratio: float) -> None:
+        self.root = TraceIdRatioBased(ratio)
+        super().__init__(self.root)
+
+
+class RootDecision(NamedTuple):
+    """The head's decision for a new trace: its id, and its `traceparent` when the trace is
+    not to be recorded (None when it is)."""
+
+    trace_id: int
+    unrecorded: str | None
+
+
+def decide_root(tracer: trace.Tracer) -> RootDecision | None:
+    """For a request that starts a trace: the head's decision, made from a new trace id as
+    `HeadSampler` makes it, without a span, a `SpanContext` or the sampler's result
+    objects. A trace not to be recorded is carried on as its `traceparent`
+    (`telemetry.Unrecorded`); one to be recorded is started with `start_span(...,
+    trace_id=decision.trace_id)`, which decides again on that id, and records it. None
+    when the tracer or its sampler is not the one Junction sets up, or the tracer is
+    disabled: `start_span` then decides, as the SDK does."""
+    if not _lean_ok(tracer):
+        return None
+    sdk: Any = tracer
+    sampler = sdk.sampler
+    if type(sampler) is not HeadSampler or not sdk._is_enabled():
+        return None
+    ids = sdk.id_generator
+    trace_id = ids.generate_trace_id()
+    if trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < sampler.root.bound:
+        return RootDecision(trace_id, None)
+    sdk._tracer_metrics.start_span(None, Decision.DROP)  # the SDK's own count of spans
+    flags = "02" if ids.is_trace_id_random() else "00"
+    return RootDecision(trace_id, f"00-{trace_id:032x}-{ids.generate_span_id():016x}-{flags}")
+
+
 def start_span(
     tracer: trace.Tracer,
     name: str,
@@ -173,9 +216,11 @@ def start_span(
     kind: trace.SpanKind,
     attributes: types.Attributes = None,
     context: Context | None = None,
+    trace_id: int | None = None,
 ) -> trace.Span:
     """`tracer.start_span(name, context, kind, attributes)`, the span made as
-    `RecordedSpan` when the tracer is the SDK's."""
+    `RecordedSpan` when the tracer is the SDK's. `trace_id`: a new trace's id when
+    `decide_root` drew it (used where `context` holds no parent)."""
     if not _lean_ok(tracer):
         return tracer.start_span(name, context=context, kind=kind, attributes=attributes)
     sdk: Any = tracer
@@ -190,7 +235,8 @@ def start_span(
         random_trace_id = current.trace_flags.random_trace_id
     else:
         parent = None
-        trace_id = ids.generate_trace_id()
+        if trace_id is None:
+            trace_id = ids.generate_trace_id()
         random_trace_id = ids.is_trace_id_random()
     result = sdk.sampler.should_sample(context, trace_id, name, kind, attributes, ())
     flags = TraceFlags.SAMPLED if result.decision.is_sampled() else TraceFlags.DEFAULT

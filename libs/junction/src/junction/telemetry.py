@@ -16,10 +16,9 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from junction.spans import start_span
+from junction.spans import HeadSampler, decide_root, start_span
 
 if TYPE_CHECKING:
     from opentelemetry.util.types import Attributes
@@ -283,7 +282,7 @@ def setup_telemetry(settings: ServiceSettings) -> TracerProvider | None:
 
     provider = TracerProvider(
         resource=resource_for(settings),
-        sampler=ParentBased(TraceIdRatioBased(settings.telemetry_sample_ratio)),
+        sampler=HeadSampler(settings.telemetry_sample_ratio),
     )
     # The endpoint comes from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT; the exporter's own timeout
     # bounds a send, and the batch processor never blocks the request path (it drops instead).
@@ -344,6 +343,13 @@ class ServerSpans:
                 await self.app(scope, receive, send)
             return
         parent = extract(carrier) if carrier else None
+        root = decide_root(self.tracer) if parent is None else None
+        if root is not None and root.unrecorded is not None:
+            # A new trace the head decided not to record: carried on as its `traceparent`,
+            # as a caller's unrecorded trace is, without OpenTelemetry's objects.
+            with Unrecorded(root.unrecorded):
+                await self.app(scope, receive, send)
+            return
         if parent is not None and unsampled(parent):
             # Unsampled in a form `unrecorded_parent` leaves to OpenTelemetry (trace state,
             # baggage): the caller's context made current.
@@ -354,7 +360,13 @@ class ServerSpans:
                 otel_context.detach(token)
             return
         method = scope["method"]
-        span = start_span(self.tracer, method, kind=trace.SpanKind.SERVER, context=parent)
+        span = start_span(
+            self.tracer,
+            method,
+            kind=trace.SpanKind.SERVER,
+            context=parent,
+            trace_id=root.trace_id if root is not None else None,
+        )
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         if not span.is_recording():
             try:

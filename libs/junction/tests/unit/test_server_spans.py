@@ -8,6 +8,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
+from junction.spans import HeadSampler
 from junction.telemetry import ServerSpans, current_span_context, inject, unsampled
 from junction_devtools.testing import asgi_call
 
@@ -107,3 +108,38 @@ async def test_a_request_in_a_trace_the_caller_did_not_sample_starts_no_span() -
     assert current_span_context() == trace.INVALID_SPAN_CONTEXT and not unsampled()  # ended
     assert (await asgi_call(app, "GET", "/orders/o1", {"traceparent": CALLER}))[0] == 200
     assert len(exporter.get_finished_spans()) == 1  # a sampled caller's request is a span
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1.0])
+async def test_a_request_that_starts_a_trace_carries_the_heads_decision_on(ratio: float) -> None:
+    # Junction's sampler: a new trace not to be recorded is carried on as its header, no
+    # span and no OpenTelemetry context made; one to be recorded is this request's span.
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=HeadSampler(ratio))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI()
+    seen: list[tuple[trace.SpanContext, dict[str, str], bool]] = []
+
+    @app.get("/orders/{order_id}")
+    async def get_order(order_id: str) -> dict[str, str]:
+        carrier: dict[str, str] = {}
+        inject(carrier)
+        seen.append((current_span_context(), carrier, unsampled()))
+        return {}
+
+    app.add_middleware(ServerSpans, tracer=provider.get_tracer("test"), exclude=frozenset())
+    for _ in range(3):
+        assert (await asgi_call(app, "GET", "/orders/o1"))[0] == 200
+    trace_ids = set()
+    for ctx, carrier, nothing_to_record in seen:
+        assert ctx.is_valid and ctx.trace_flags.sampled is (ratio == 1.0)
+        assert nothing_to_record is (ratio == 0.0)
+        assert carrier["traceparent"] == (
+            f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+        )
+        trace_ids.add(ctx.trace_id)
+    assert len(trace_ids) == 3  # a new trace for each request
+    spans = exporter.get_finished_spans()
+    assert len(spans) == (3 if ratio == 1.0 else 0)
+    assert {s.context.trace_id for s in spans if s.context} == (trace_ids if spans else set())
+    assert current_span_context() == trace.INVALID_SPAN_CONTEXT and not unsampled()  # ended

@@ -19,10 +19,17 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, Tra
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
-from junction.spans import RecordedSpan, start_span
+from junction.spans import HeadSampler, RecordedSpan, decide_root, start_span
 from junction.trace_export import encode_request
 
 pytestmark = pytest.mark.unit
@@ -217,3 +224,66 @@ def test_a_recorded_span_encodes_as_opentelemetry_encodes_it() -> None:
 def test_another_tracer_makes_its_own_span() -> None:
     span = start_span(trace.NoOpTracer(), "op", kind=KIND, attributes={"a": 1})
     assert not span.is_recording() and not isinstance(span, RecordedSpan)
+
+
+class Drawn(IdGenerator):
+    """Trace ids spread over the whole 64-bit range the ratio sampler reads."""
+
+    def __init__(self, trace_ids: list[int]) -> None:
+        self.trace_ids = list(trace_ids)
+
+    def generate_span_id(self) -> int:
+        return 0xFEED
+
+    def generate_trace_id(self) -> int:
+        return self.trace_ids.pop(0)
+
+
+SAMPLE = Decision.RECORD_AND_SAMPLE
+TRACE_IDS = [(0x5EED << 64) | (i * 0x9E3779B97F4A7C15 % (1 << 64)) for i in range(1, 401)]
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.5, 1.0])
+def test_a_new_trace_is_decided_from_its_id_as_the_sdk_samplers_decide(ratio: float) -> None:
+    provider = TracerProvider(sampler=HeadSampler(ratio), id_generator=Drawn(TRACE_IDS))
+    reference = ParentBased(TraceIdRatioBased(ratio))
+    tracer = provider.get_tracer("test")
+    recorded = 0
+    for trace_id in TRACE_IDS:
+        decision = decide_root(tracer)
+        assert decision is not None and decision.trace_id == trace_id
+        sdk = reference.should_sample(None, trace_id, "GET").decision is SAMPLE
+        assert (decision.unrecorded is None) is sdk
+        if decision.unrecorded is None:
+            recorded += 1
+        else:  # the new trace, its sampled flag clear, in the form every hop sends
+            assert decision.unrecorded == f"00-{trace_id:032x}-{0xFEED:016x}-00"
+    assert recorded == sum(
+        reference.should_sample(None, t, "GET").decision is SAMPLE for t in TRACE_IDS
+    )
+    if 0 < ratio < 1:
+        assert 0 < recorded < len(TRACE_IDS)  # the ids do spread over both decisions
+
+
+def test_a_recorded_new_trace_is_started_with_the_id_it_was_decided_on() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=HeadSampler(1.0), id_generator=Drawn(TRACE_IDS))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    decision = decide_root(tracer)
+    assert decision is not None and decision.unrecorded is None
+    span = start_span(tracer, "GET", kind=trace.SpanKind.SERVER, trace_id=decision.trace_id)
+    span.end()
+    (finished,) = exporter.get_finished_spans()
+    assert finished.context is not None and finished.context.trace_id == TRACE_IDS[0]
+    assert finished.parent is None and finished.context.trace_flags.sampled
+
+
+def test_a_sampler_or_tracer_junction_did_not_set_up_decides_for_itself() -> None:
+    # Another sampler (even an equivalent one) or a tracer that is not the SDK's: the head
+    # decision is left to `start_span`, that is to the SDK.
+    other = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.5))).get_tracer("test")
+    assert decide_root(other) is None
+    assert decide_root(trace.NoOpTracer()) is None
+    head = HeadSampler(0.25)  # OpenTelemetry's ParentBased of a TraceIdRatioBased
+    assert isinstance(head, ParentBased) and head.root.rate == 0.25
