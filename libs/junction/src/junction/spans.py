@@ -192,9 +192,10 @@ def decide_root(tracer: trace.Tracer) -> RootDecision | None:
     objects. A trace not to be recorded is carried on as its `traceparent`
     (`telemetry.Unrecorded`); one to be recorded is started with `start_span(...,
     trace_id=decision.trace_id)`, which decides again on that id, and records it. None
-    when the tracer or its sampler is not the one Junction sets up, or the tracer is
-    disabled: `start_span` then decides, as the SDK does."""
-    if not _lean_ok(tracer):
+    when the tracer or its sampler is not the one Junction sets up, the tracer is disabled,
+    or a span is current (its trace would be the parent): `start_span` then decides, as
+    the SDK does."""
+    if not _lean_ok(tracer) or trace.get_current_span().get_span_context().is_valid:
         return None
     sdk: Any = tracer
     sampler = sdk.sampler

@@ -285,5 +285,11 @@ def test_a_sampler_or_tracer_junction_did_not_set_up_decides_for_itself() -> Non
     other = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.5))).get_tracer("test")
     assert decide_root(other) is None
     assert decide_root(trace.NoOpTracer()) is None
+    # Inside a span the new span's parent is that span: not a new trace to decide on.
+    junctions = TracerProvider(sampler=HeadSampler(0.0)).get_tracer("test")
+    assert decide_root(junctions) is not None
+    current = NonRecordingSpan(SpanContext(0xABC, 0xDEF, is_remote=True))
+    with trace.use_span(current):
+        assert decide_root(junctions) is None
     head = HeadSampler(0.25)  # OpenTelemetry's ParentBased of a TraceIdRatioBased
     assert isinstance(head, ParentBased) and head.root.rate == 0.25
