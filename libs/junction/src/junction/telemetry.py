@@ -343,7 +343,13 @@ class ServerSpans:
                 await self.app(scope, receive, send)
             return
         parent = extract(carrier) if carrier else None
-        root = decide_root(self.tracer) if parent is None else None
+        # A new trace, under Junction's propagators (`inject` writes an unrecorded trace on
+        # only through them): the head decides it without the SDK's objects.
+        root = (
+            decide_root(self.tracer)
+            if parent is None and propagate.get_global_textmap() is PROPAGATORS
+            else None
+        )
         if root is not None and root.unrecorded is not None:
             # A new trace the head decided not to record: carried on as its `traceparent`,
             # as a caller's unrecorded trace is, without OpenTelemetry's objects.

@@ -1,12 +1,15 @@
 """Server spans: named by route, continuing the caller's trace, only for sampled traces."""
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi import FastAPI, HTTPException
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from junction.spans import HeadSampler
 from junction.telemetry import ServerSpans, current_span_context, inject, unsampled
@@ -40,6 +43,29 @@ def traced_app(sampler: ParentBased | None = None) -> tuple[FastAPI, InMemorySpa
     tracer = provider.get_tracer("test")
     app.add_middleware(ServerSpans, tracer=tracer, exclude=frozenset({"/readyz"}))
     return app, exporter
+
+
+Seen = list[tuple[trace.SpanContext, dict[str, str], bool]]
+
+
+def carrying_app(sampler: Sampler) -> tuple[FastAPI, InMemorySpanExporter, Seen]:
+    """An app whose handler records what its calls and events would carry on: the current
+    span context, what `inject` writes, and whether nothing is to be recorded."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=sampler)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI()
+    seen: Seen = []
+
+    @app.get("/orders/{order_id}")
+    async def get_order(order_id: str) -> dict[str, str]:
+        carrier: dict[str, str] = {}
+        inject(carrier)  # what a call or an event of the handler's carries on
+        seen.append((current_span_context(), carrier, unsampled()))
+        return {}
+
+    app.add_middleware(ServerSpans, tracer=provider.get_tracer("test"), exclude=frozenset())
+    return app, exporter, seen
 
 
 async def test_a_request_is_one_server_span_named_by_its_route_in_the_callers_trace() -> None:
@@ -76,20 +102,7 @@ async def test_probes_and_unsampled_requests_record_nothing() -> None:
 async def test_a_request_in_a_trace_the_caller_did_not_sample_starts_no_span() -> None:
     # No span to start (the sampler would only drop it): the caller's context is made
     # current, so the handler's calls and events carry the caller's decision on.
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=ParentBased(ALWAYS_ON))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app = FastAPI()
-    seen: list[tuple[trace.SpanContext, dict[str, str], bool]] = []
-
-    @app.get("/orders/{order_id}")
-    async def get_order(order_id: str) -> dict[str, str]:
-        carrier: dict[str, str] = {}
-        inject(carrier)  # what a call or an event of the handler's carries on
-        seen.append((current_span_context(), carrier, unsampled()))
-        return {}
-
-    app.add_middleware(ServerSpans, tracer=provider.get_tracer("test"), exclude=frozenset())
+    app, exporter, seen = carrying_app(ParentBased(ALWAYS_ON))
     unsampled_caller = CALLER[:-2] + "00"
     # As every hop in the platform sends it (held as the header), and with trace state
     # (OpenTelemetry's context attached): the same decision passed on either way.
@@ -110,24 +123,30 @@ async def test_a_request_in_a_trace_the_caller_did_not_sample_starts_no_span() -
     assert len(exporter.get_finished_spans()) == 1  # a sampled caller's request is a span
 
 
+@pytest.fixture
+def replaced_propagators() -> Iterator[None]:
+    """W3C trace context alone, as an application that set its own propagators has it:
+    not Junction's."""
+    before = propagate.get_global_textmap()
+    propagate.set_global_textmap(TraceContextTextMapPropagator())
+    yield
+    propagate.set_global_textmap(before)
+
+
+@pytest.mark.parametrize("junctions", [True, False], ids=["junction-propagators", "replaced"])
 @pytest.mark.parametrize("ratio", [0.0, 1.0])
-async def test_a_request_that_starts_a_trace_carries_the_heads_decision_on(ratio: float) -> None:
+async def test_a_request_that_starts_a_trace_carries_the_heads_decision_on(
+    ratio: float, junctions: bool, request: pytest.FixtureRequest
+) -> None:
     # Junction's sampler: a new trace not to be recorded is carried on as its header, no
     # span and no OpenTelemetry context made; one to be recorded is this request's span.
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=HeadSampler(ratio))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app = FastAPI()
-    seen: list[tuple[trace.SpanContext, dict[str, str], bool]] = []
-
-    @app.get("/orders/{order_id}")
-    async def get_order(order_id: str) -> dict[str, str]:
-        carrier: dict[str, str] = {}
-        inject(carrier)
-        seen.append((current_span_context(), carrier, unsampled()))
-        return {}
-
-    app.add_middleware(ServerSpans, tracer=provider.get_tracer("test"), exclude=frozenset())
+    # With the propagators replaced, `inject` is OpenTelemetry's, and the SDK decides: the
+    # same decision carried on.
+    if junctions:
+        request.getfixturevalue("junction_propagators")
+    else:
+        request.getfixturevalue("replaced_propagators")
+    app, exporter, seen = carrying_app(HeadSampler(ratio))
     for _ in range(3):
         assert (await asgi_call(app, "GET", "/orders/o1"))[0] == 200
     trace_ids = set()
