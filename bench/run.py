@@ -165,24 +165,24 @@ def per_round(result: dict[str, Any], field: str) -> list[float]:
     return [result[field]] if r is None else list(r[field])
 
 
-def round_losses(runs: dict[str, dict[str, Any]], variant: str, field: str) -> list[float]:
-    """Throughput lost by `variant` against tracing off, within each round."""
+def round_ratios(runs: dict[str, dict[str, Any]], variant: str, field: str) -> list[float]:
+    """`variant`'s `field` over tracing off's, within each round."""
     return [
-        1 - v / max(base, 1e-9)
+        v / max(base, 1e-9)
         for v, base in zip(
             per_round(runs[variant], field), per_round(runs["junction"], field), strict=True
         )
     ]
+
+
+def round_losses(runs: dict[str, dict[str, Any]], variant: str, field: str) -> list[float]:
+    """Throughput lost by `variant` against tracing off, within each round."""
+    return [1 - ratio for ratio in round_ratios(runs, variant, field)]
 
 
 def round_costs(runs: dict[str, dict[str, Any]], variant: str, field: str) -> list[float]:
     """CPU per operation that `variant` adds to tracing off, within each round."""
-    return [
-        v / max(base, 1e-9) - 1
-        for v, base in zip(
-            per_round(runs[variant], field), per_round(runs["junction"], field), strict=True
-        )
-    ]
+    return [ratio - 1 for ratio in round_ratios(runs, variant, field)]
 
 
 def hop_variants(
@@ -534,78 +534,71 @@ def table(results: dict[str, Any]) -> str:
         f"bound the rate at about {1000 * cores / max(sum(cpu.values()), 0.1):.0f} "
         "checkouts/s.",
     ]
-    lines += [
-        "",
+    rounds = results["rounds"]
+    lines += telemetry_cost_table(
         "Telemetry cost (throughput lost with tracing on, against the same path with it off; "
-        f"the median over {results['rounds']} interleaved rounds of each round's loss; "
-        "goal <= 15%; for one in ten recorded, goal: a tenth of the loss with all recorded "
-        "plus 5 points; none recorded is the unsampled path alone):",
-        "",
-        "| traces recorded | HTTP hop | JetStream publish | JetStream consume |",
-        "|---|---:|---:|---:|",
-    ]
-    paths = (("hop", h, "rps"), ("pub", j, "publish_per_s"), ("con", j, "consume_per_s"))
-    cost = {
-        variant: {
-            key: statistics.median(round_losses(runs, variant, field)) for key, runs, field in paths
-        }
-        for variant in TRACED
-    }
-    for variant, loss in cost.items():
-        lines.append(
-            f"| {TRACED[variant][1]} | {100 * loss['hop']:.0f}% | {100 * loss['pub']:.0f}% | "
-            f"{100 * loss['con']:.0f}% |"
-        )
-    goal = {key: 100 * cost["junction+otel"][key] / 10 + 5 for key, _, _ in paths}
-    lines.append(
-        f"| goal for one in ten | {goal['hop']:.0f}% | {goal['pub']:.0f}% | {goal['con']:.0f}% |"
+        f"the median over {rounds} interleaved rounds of each round's loss; goal <= 15%; for "
+        "one in ten recorded, goal: a tenth of the loss with all recorded plus 5 points; none "
+        "recorded is the unsampled path alone):",
+        (("hop", h, "rps"), ("pub", j, "publish_per_s"), ("con", j, "consume_per_s")),
+        round_losses,
+        ".0f",
     )
-    if SECOND_PAIR in h:
-        again = statistics.median(round_losses(h, SECOND_PAIR, "rps"))
-        lines.append(
-            f"| {SECOND_PAIR}, tracing off (the bench's resolution) | {100 * again:.0f}% | | |"
-        )
-    lines += cpu_cost_table(h, j, results["rounds"])
-    return "\n".join(lines) + "\n"
-
-
-def cpu_cost_table(
-    h: dict[str, dict[str, Any]], j: dict[str, dict[str, Any]], rounds: int
-) -> list[str]:
-    """The same cost as CPU per operation: what tracing adds to the CPU the path's own
-    processes spend per request or message. A throughput is also bound by what the path
-    waits for (the NATS server's fsync for a publish, the other processes on two cores);
-    the CPU per operation is what tracing costs the process that traces."""
-    lines = [
-        "",
+    # The same cost as CPU per operation: what tracing adds to the CPU the path's own
+    # processes spend per request or message. A throughput is also bound by what the path
+    # waits for (the NATS server's fsync for a publish, the other processes on two cores);
+    # the CPU per operation is what tracing costs the process that traces.
+    lines += telemetry_cost_table(
         "Telemetry cost in CPU (what tracing adds to the CPU per request of the front and its "
         "downstream, per message of the publishing or consuming process, against tracing "
         f"off; the median over {rounds} interleaved rounds of each round's increase; goal "
         "for one in ten as above):",
+        (("hop", h, "cpu_us"), ("pub", j, "publish_cpu_us"), ("con", j, "consume_cpu_us")),
+        round_costs,
+        "+.0f",
+    )
+    return "\n".join(lines) + "\n"
+
+
+def telemetry_cost_table(
+    heading: str,
+    paths: tuple[tuple[str, dict[str, dict[str, Any]], str], ...],
+    per_round_cost: Callable[[dict[str, dict[str, Any]], str, str], list[float]],
+    fmt: str,
+) -> list[str]:
+    """Tracing's cost on the hop, publish and consume paths (`paths`: key, the path's
+    variants, the figure), as the median of `per_round_cost` over the rounds, for each
+    share of traces recorded; the goal for one in ten; and the hop's second untraced pair
+    against the first, the run's resolution."""
+    lines = [
+        "",
+        heading,
         "",
         "| traces recorded | HTTP hop | JetStream publish | JetStream consume |",
         "|---|---:|---:|---:|",
     ]
-    paths = (("hop", h, "cpu_us"), ("pub", j, "publish_cpu_us"), ("con", j, "consume_cpu_us"))
     cost = {
         variant: {
-            key: statistics.median(round_costs(runs, variant, field)) for key, runs, field in paths
+            key: statistics.median(per_round_cost(runs, variant, field))
+            for key, runs, field in paths
         }
         for variant in TRACED
     }
-    for variant, more in cost.items():
+    for variant, c in cost.items():
         lines.append(
-            f"| {TRACED[variant][1]} | {100 * more['hop']:+.0f}% | {100 * more['pub']:+.0f}% | "
-            f"{100 * more['con']:+.0f}% |"
+            f"| {TRACED[variant][1]} | {100 * c['hop']:{fmt}}% | {100 * c['pub']:{fmt}}% | "
+            f"{100 * c['con']:{fmt}}% |"
         )
     goal = {key: 100 * cost["junction+otel"][key] / 10 + 5 for key, _, _ in paths}
     lines.append(
-        f"| goal for one in ten | {goal['hop']:+.0f}% | {goal['pub']:+.0f}% | {goal['con']:+.0f}% |"
+        f"| goal for one in ten | {goal['hop']:{fmt}}% | {goal['pub']:{fmt}}% | "
+        f"{goal['con']:{fmt}}% |"
     )
-    if SECOND_PAIR in h:
-        again = statistics.median(round_costs(h, SECOND_PAIR, "cpu_us"))
+    _, hop, field = paths[0]
+    if SECOND_PAIR in hop:
+        again = statistics.median(per_round_cost(hop, SECOND_PAIR, field))
         lines.append(
-            f"| {SECOND_PAIR}, tracing off (the bench's resolution) | {100 * again:+.0f}% | | |"
+            f"| {SECOND_PAIR}, tracing off (the bench's resolution) | {100 * again:{fmt}}% | | |"
         )
     return lines
 
